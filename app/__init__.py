@@ -1,0 +1,61 @@
+"""The application factory: bind extensions, register views and APIs, nothing else."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config import BASE_DIR, INSTANCE_DIR, Config
+
+
+def create_app(config_class: type[Config] = Config) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config_class)
+    config_class.finalize(app.config)
+
+    from app.extensions import appbuilder, csrf, db, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+
+    with app.app_context():
+        from app import models  # noqa: F401  (registers the tables on the metadata)
+
+        appbuilder.init_app(app, db.session)
+        _register_views(appbuilder)
+
+    from app.cli import crm_cli
+    from app.health import health_blueprint
+
+    app.register_blueprint(health_blueprint)
+    csrf.exempt(health_blueprint)
+    app.cli.add_command(crm_cli)
+    return app
+
+
+def _register_views(appbuilder) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from app.api.clients import ContactApi, OrganizationApi
+    from app.views.clients import ContactView, OrganizationView
+
+    appbuilder.add_view(
+        OrganizationView,
+        "Organizations",
+        label=_l("Organisations"),
+        icon="fa-building",
+        category="Client base",
+        category_label=_l("Client base"),
+        category_icon="fa-address-book",
+    )
+    appbuilder.add_view(
+        ContactView,
+        "Contacts",
+        label=_l("Contacts"),
+        icon="fa-user",
+        category="Client base",
+        category_label=_l("Client base"),
+    )
+    appbuilder.add_api(OrganizationApi)
+    appbuilder.add_api(ContactApi)

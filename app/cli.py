@@ -1,0 +1,75 @@
+"""`flask crm ...`: set-up, accounts and the all-in-one start used by `make run`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from app import accounts
+from config import INSTANCE_DIR
+
+ADMIN_PASSWORD_FILE = INSTANCE_DIR / "admin-password.txt"
+
+
+@click.group("crm")
+def crm_cli() -> None:
+    """ZapTrade CRM commands."""
+
+
+@crm_cli.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Apply migrations, sync roles and permissions, create the administrator if missing."""
+    _initialise()
+
+
+def _initialise() -> str:
+    upgrade()
+    accounts.sync_roles_and_permissions()
+    admin, password = accounts.ensure_admin(os.environ.get("ADMIN_PASSWORD"))
+    if password is None:
+        if ADMIN_PASSWORD_FILE.exists():
+            return f"Log in as {admin.username}; the first password is in {ADMIN_PASSWORD_FILE}"
+        return f"Log in as {admin.username} with the password set at the first start (ADMIN_PASSWORD)."
+    if os.environ.get("ADMIN_PASSWORD"):
+        hint = f"Log in as {admin.username} with the password from ADMIN_PASSWORD."
+    else:
+        ADMIN_PASSWORD_FILE.write_text(password + "\n")
+        ADMIN_PASSWORD_FILE.chmod(0o600)
+        hint = (
+            f"Log in as {admin.username} / {password}  (also saved in {ADMIN_PASSWORD_FILE}; change it in the profile)"
+        )
+    click.echo(f"Created the administrator. {hint}")
+    return hint
+
+
+@crm_cli.command("create-manager")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", default="")
+@click.password_option()
+@with_appcontext
+def create_manager_command(username: str, email: str, first_name: str, last_name: str, password: str) -> None:
+    """Create a manager's account."""
+    try:
+        user = accounts.create_manager(username, password, email, first_name, last_name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created manager {user.username}.")
+
+
+@crm_cli.command("start")
+@with_appcontext
+def start_command() -> None:
+    """Set up if needed, then run web server, worker, scheduler (and Redis) until Ctrl-C."""
+    from app.launcher import run_all
+
+    hint = _initialise()
+    # The launcher's children open their own connections; this process keeps none open.
+    current_app.extensions["sqlalchemy"].engine.dispose()
+    raise SystemExit(run_all(hint))

@@ -1,0 +1,22 @@
+"""Unbound extension singletons; create_app() binds them to an application."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_appbuilder import AppBuilder
+from flask_appbuilder.models.sqla.base import SQLA
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from redis import Redis
+
+db = SQLA()
+appbuilder = AppBuilder(update_perms=False)
+migrate = Migrate()
+mail = Mail()
+csrf = CSRFProtect()
+
+
+def redis_connection(url: str | None = None) -> Redis:
+    """A Redis client for the configured REDIS_URL; RQ gets it passed explicitly everywhere."""
+    return Redis.from_url(url or current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)

