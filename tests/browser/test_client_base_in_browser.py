@@ -1,0 +1,97 @@
+"""A manager works with the client base in a real Chromium."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import make_organization
+
+
+def seed_client_base(app) -> None:
+    with app.app_context():
+        make_organization(
+            "ООО «Северсталь-Сервис»",
+            inn="3528000597",
+            city="Череповец",
+            phones="+7 (8202) 53-00-00",
+            email="info@severstal-service.ru",
+            contacts=[
+                {
+                    "full_name": "Смирнов Алексей Петрович",
+                    "position": "Главный механик",
+                    "mobile_phone": "+7 (921) 555-12-34",
+                    "email": "smirnov@severstal-service.ru",
+                    "is_primary": True,
+                },
+                {"full_name": "Кузнецова Ольга", "position": "Снабжение", "work_phone": "+7 (8202) 53-00-11"},
+            ],
+        )
+        make_organization("ЗАО «Уралмаш»", city="Екатеринбург", phones="8 (343) 200-10-20")
+        make_organization("АО «Балтийский завод»", city="Санкт-Петербург", email="office@bz.ru")
+
+
+def test_hovering_a_row_reveals_its_buttons(app, page):
+    seed_client_base(app)
+    log_in(page, "ivanov")
+    page.goto("/organizationview/list/")
+    row = page.locator("tr.crm-row", has_text="Уралмаш")
+    buttons = row.locator(".crm-row-actions")
+    expect(buttons).to_be_hidden()
+    row.hover()
+    expect(buttons).to_be_visible()
+    for name in ["Контакты компании", "Открыть", "Изменить", "Новый контакт"]:
+        expect(buttons.get_by_role("link", name=name).or_(buttons.get_by_role("button", name=name))).to_be_visible()
+    screenshot(page, "organisations-list.png")
+
+
+def test_popup_lists_the_company_and_every_employee_without_leaving_the_list(app, page):
+    seed_client_base(app)
+    log_in(page, "ivanov")
+    page.goto("/organizationview/list/")
+    list_url = page.url
+    page.get_by_role("link", name="ООО «Северсталь-Сервис»").click()
+    card = page.locator("#crm-card-modal")
+    expect(card).to_be_visible()
+    for text in [
+        "+7 (8202) 53-00-00",
+        "info@severstal-service.ru",
+        "Смирнов Алексей Петрович",
+        "Главный механик",
+        "+7 (921) 555-12-34",
+        "smirnov@severstal-service.ru",
+        "Кузнецова Ольга",
+        "+7 (8202) 53-00-11",
+    ]:
+        expect(card).to_contain_text(text)
+    assert page.url == list_url
+    expect(card).to_have_class("modal fade in")
+    screenshot(page, "organisation-card.png")
+
+
+def test_quick_search_by_a_contacts_phone_finds_the_company(app, page):
+    seed_client_base(app)
+    log_in(page, "ivanov")
+    page.goto("/organizationview/list/")
+    page.fill("#crm-quick-search", "9215551234")
+    page.keyboard.press("Enter")
+    rows = page.locator("tr.crm-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Северсталь-Сервис")
+
+
+def test_adding_an_organization_and_switching_to_english(app, page):
+    log_in(page, "ivanov")
+    page.goto("/organizationview/add")
+    page.fill("input[name=name]", "ООО «Новый клиент»")
+    page.fill("input[name=email]", "не почта")
+    page.click("button[type=submit], input[type=submit]")
+    expect(page.locator("body")).to_contain_text("Неверный адрес электронной почты")
+    expect(page.locator("input[name=name]")).to_have_value("ООО «Новый клиент»")
+    page.fill("input[name=email]", "hello@new-client.ru")
+    page.click("button[type=submit], input[type=submit]")
+    page.goto("/organizationview/list/")
+    expect(page.locator("tr.crm-row")).to_contain_text("ООО «Новый клиент»")
+    page.goto("/lang/en")
+    page.goto("/organizationview/list/")
+    expect(page.locator("body")).to_contain_text("Organisations")
