@@ -65,9 +65,9 @@ class Config:
         # Managers work with the client base; access to individual records is decided by
         # app/access.py, not by these view permissions.
         "Manager": [
-            [r"(OrganizationView|ContactView|OrganizationCardView|CrmIndexView)", r"can_.*"],
-            [r"(OrganizationApi|ContactApi)", r"can_.*"],
-            [r"(Organizations|Contacts|Client base)", "menu_access"],
+            [r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView)", r"can_.*"],
+            [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi)", r"can_.*"],
+            [r"(Organizations|Contacts|Client base|Requests)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
             [r"(UserDBModelView)", r"resetmypassword"],

@@ -25,9 +25,15 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder)
 
+    from app import formatting
     from app.cli import crm_cli
+    from app.errors import register_error_handlers
     from app.health import health_blueprint
+    from app.views.requests import register_template_globals
 
+    formatting.register(app)
+    register_error_handlers(app)
+    register_template_globals(app)
     app.register_blueprint(health_blueprint)
     csrf.exempt(health_blueprint)
     app.cli.add_command(crm_cli)
@@ -37,8 +43,12 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 def _register_views(appbuilder) -> None:
     from flask_babel import lazy_gettext as _l
 
+    from app.api.catalogue import CatalogueApi
     from app.api.clients import ContactApi, OrganizationApi
+    from app.api.requests import RequestApi
+    from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
+    from app.views.requests import OrganizationRequestsView, RequestView
 
     appbuilder.add_view(
         OrganizationView,
@@ -57,5 +67,26 @@ def _register_views(appbuilder) -> None:
         category="Client base",
         category_label=_l("Client base"),
     )
+    appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
+    appbuilder.add_view_no_menu(OrganizationRequestsView)
+    appbuilder.add_view(
+        CatalogueEntryView,
+        "Equipment catalogue",
+        label=_l("Equipment catalogue"),
+        icon="fa-cubes",
+        category="Reference data",
+        category_label=_l("Reference data"),
+        category_icon="fa-book",
+    )
+    appbuilder.add_view(
+        DocumentCategoryView,
+        "Document categories",
+        label=_l("Document categories"),
+        icon="fa-folder",
+        category="Reference data",
+        category_label=_l("Reference data"),
+    )
     appbuilder.add_api(OrganizationApi)
     appbuilder.add_api(ContactApi)
+    appbuilder.add_api(CatalogueApi)
+    appbuilder.add_api(RequestApi)

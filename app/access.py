@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from app.models.clients import Contact, Organization
+from app.models.requests import Request, RequestDocument
 
 
 def current_user() -> User | None:
@@ -52,6 +53,39 @@ def get_organization_or_404(pk: int, user: User | None = None) -> Organization:
     return organization
 
 
+def request_clause(user: User | None) -> ColumnElement[bool] | None:
+    """The condition a request must meet to be visible to the user; None means all."""
+    if user is None:
+        return Request.id.is_(None)
+    return None
+
+
+def visible_requests(user: User | None = None) -> Select:
+    query = select(Request)
+    clause = request_clause(user or current_user())
+    return query if clause is None else query.where(clause)
+
+
+def find_visible_request(pk: int, user: User | None = None) -> Request | None:
+    return db.session.execute(visible_requests(user).where(Request.id == pk)).scalar_one_or_none()
+
+
+def get_request_or_404(pk: int, user: User | None = None) -> Request:
+    request = find_visible_request(pk, user)
+    if request is None:
+        abort(404)
+    return request
+
+
+def get_document_or_404(pk: int, user: User | None = None) -> RequestDocument:
+    """A document is reachable exactly when its request is."""
+    document = db.session.get(RequestDocument, pk)
+    if document is None:
+        abort(404)
+    get_request_or_404(document.request_id, user)
+    return document
+
+
 class VisibleOrganizations(BaseFilter):
     """FAB base filter for organisation views and APIs: applies the policy to every query."""
 
@@ -76,5 +110,15 @@ class VisibleContacts(BaseFilter):
         return query.filter(Contact.organization_id.in_(select(Organization.id).where(clause)))
 
 
+class VisibleRequests(BaseFilter):
+    name = "Visible to the user"
+    arg_name = "visible"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        clause = request_clause(current_user())
+        return query if clause is None else query.filter(clause)
+
+
 ORGANIZATION_BASE_FILTERS = [["id", VisibleOrganizations, lambda: None]]
 CONTACT_BASE_FILTERS = [["id", VisibleContacts, lambda: None]]
+REQUEST_BASE_FILTERS = [["id", VisibleRequests, lambda: None]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import current_app
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.base import SQLA
@@ -9,6 +11,8 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 db = SQLA()
 appbuilder = AppBuilder(update_perms=False)
@@ -20,3 +24,14 @@ csrf = CSRFProtect()
 def redis_connection(url: str | None = None) -> Redis:
     """A Redis client for the configured REDIS_URL; RQ gets it passed explicitly everywhere."""
     return Redis.from_url(url or current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_unicode_lower(dbapi_connection, _record) -> None:
+    """SQLite's lower() folds only ASCII; give it Python's, so ilike finds «система» in «Система»."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)

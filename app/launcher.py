@@ -18,9 +18,11 @@ from config import BASE_DIR, INSTANCE_DIR
 
 
 def free_port(preferred: int | None = None) -> int:
-    """The preferred port when it is free, else one the OS hands out."""
-    for port in ([preferred] if preferred else []) + [0]:
+    """The preferred port when it is free (or only lingering in TIME_WAIT), else the next ones, else any."""
+    candidates = [preferred + offset for offset in range(10)] if preferred else []
+    for port in [*candidates, 0]:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_
+from sqlalchemy import func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.clients import Organization, phone_digits
@@ -42,3 +42,48 @@ class QuickSearchFilter(BaseFilter):
     def apply(self, query: Any, value: Any) -> Any:
         clause = quick_search_clause(str(value or ""))
         return query if clause is None else query.filter(clause)
+
+
+class HasRequestWithStatus(BaseFilter):
+    """Organisations with at least one request in the given status ("who is stalled?")."""
+
+    name = _l("Has a request with status")
+    arg_name = "req_status"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        from app.models.requests import Request
+
+        return query.filter(Organization.id.in_(select(Request.organization_id).where(Request.status == str(value))))
+
+
+class RequestQuickSearchFilter(BaseFilter):
+    """A request by its number, any part of its equipment, or its customer's name."""
+
+    name = _l("Contains anywhere")
+    arg_name = "rqs"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        from app.models.requests import Request
+
+        term = " ".join(str(value or "").split())
+        if not term:
+            return query
+        pattern = _like_pattern(term.casefold())
+        customers = select(Organization.id).where(Organization.search_text.like(pattern, escape="\\"))
+        return query.filter(
+            or_(
+                func.lower(Request.number).like(pattern, escape="\\"),
+                func.lower(Request.equipment_text).like(pattern, escape="\\"),
+                Request.organization_id.in_(customers),
+            )
+        )
+
+
+class ValueEquals(BaseFilter):
+    """Exact match on a coded column (status, delivery status) from a link."""
+
+    name = _l("Equal to")
+    arg_name = "veq"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        return query.filter(self.model.__table__.c[self.column_name] == str(value))

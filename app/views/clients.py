@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import g, has_request_context, render_template, request
+from flask import g, render_template
 from flask_appbuilder import ModelView, expose, has_access
-from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 
 from app import access
 from app.models.clients import Contact, Organization
-from app.search import QuickSearchFilter
+from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
+from app.views.base import UrlParamFiltersMixin
+from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
     "name": _l("Name"),
@@ -81,7 +82,7 @@ class ContactView(ModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
 
 
-class OrganizationView(ModelView):
+class OrganizationView(UrlParamFiltersMixin, ModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")
@@ -113,24 +114,15 @@ class OrganizationView(ModelView):
     ]
     order_columns = ["name", "inn", "city", "email"]
     base_order = ("name", "asc")
-    related_views = [ContactView]
+    related_views = [ContactView, OrganizationRequestsView]
     list_template = "crm/organization_list.html"
     list_widget = OrganizationListWidget
     validators_columns = form_validators(ORGANIZATION_RULES)
     page_size = 25
-
-    @property
-    def _base_filters(self) -> Filters:
-        """The access policy, plus the quick-search term (`?q=`) on the list page."""
-        filters = self._policy_filters
-        term = request.args.get("q", "").strip() if has_request_context() else ""
-        if term and request.endpoint == f"{self.__class__.__name__}.list":
-            filters = filters.copy().add_filter("search_text", QuickSearchFilter, term)
-        return filters
-
-    @_base_filters.setter
-    def _base_filters(self, filters: Filters) -> None:
-        self._policy_filters = filters
+    url_param_filters = {
+        "q": ("search_text", QuickSearchFilter),
+        "request_status": ("id", HasRequestWithStatus),
+    }
 
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:

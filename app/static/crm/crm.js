@@ -9,3 +9,70 @@ $(document).on("click", ".crm-card-link", function (event) {
     .done(function (html) { body.html(html); })
     .fail(function (xhr) { body.html($("<p class='text-danger'>").text(xhr.status + " " + xhr.statusText)); });
 });
+
+/* Equipment editor: add/remove rows; each field suggests catalogue values narrowed by the fields
+   to its left (type -> name -> sub-name -> capacity). */
+(function () {
+  var FIELDS = ["equipment_type", "name", "subname", "capacity"];
+
+  function rowValues(row) {
+    var values = {};
+    FIELDS.forEach(function (field) {
+      values[field] = row.find("[data-catalogue-field=" + field + "]").val() || "";
+    });
+    return values;
+  }
+
+  function closeSuggestions() { $(".crm-suggestions").remove(); }
+
+  function showSuggestions(input) {
+    var editor = input.closest(".crm-equipment-editor");
+    var row = input.closest("tr");
+    var field = input.data("catalogue-field");
+    var params = rowValues(row);
+    params.field = field;
+    params.q = input.val();
+    $.getJSON(editor.data("suggest-url"), params).done(function (answer) {
+      if (!input.is(":focus")) { return; }
+      closeSuggestions();
+      var values = answer.result || [];
+      if (!values.length) { return; }
+      var list = $('<ul class="dropdown-menu crm-suggestions" role="listbox"></ul>');
+      values.forEach(function (value) {
+        $('<li role="option"><a href="#"></a></li>').find("a").text(value).end().appendTo(list);
+      });
+      input.after(list);
+    });
+  }
+
+  $(document).on("focus input", ".crm-suggest", function () { showSuggestions($(this)); });
+  $(document).on("mousedown", ".crm-suggestions a", function (event) {
+    event.preventDefault();
+    var input = $(this).closest("td").find(".crm-suggest");
+    input.val($(this).text());
+    closeSuggestions();
+    var next = input.closest("td").next("td").find(".crm-suggest");
+    if (next.length) { next.focus(); }
+  });
+  $(document).on("blur", ".crm-suggest", function () { setTimeout(closeSuggestions, 150); });
+  $(document).on("keydown", ".crm-suggest", function (event) { if (event.key === "Escape") { closeSuggestions(); } });
+
+  $(document).on("click", ".crm-item-add", function () {
+    var editor = $(this).closest(".crm-equipment-editor");
+    var body = editor.find("tbody");
+    var index = 0;
+    body.find("tr.crm-item-row").each(function () { index = Math.max(index, Number($(this).data("index")) + 1); });
+    var html = editor.find("template.crm-item-template").html().replace(/__index__/g, index);
+    var row = $(html);
+    body.append(row);
+    row.find("[data-catalogue-field=equipment_type]").focus();
+  });
+  $(document).on("click", ".crm-item-remove", function () {
+    var body = $(this).closest("tbody");
+    if (body.find("tr.crm-item-row").length > 1) {
+      $(this).closest("tr").remove();
+    } else {
+      $(this).closest("tr").find("input").val("");
+    }
+  });
+})();

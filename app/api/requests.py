@@ -1,0 +1,201 @@
+"""REST resource /api/v1/request/: requests with their items, status, delivery and comments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import g, request
+from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import BadRequest
+
+from app import access
+from app.domain import requests as request_domain
+from app.extensions import db
+from app.models.requests import DeliveryStatus, Request, RequestStatus
+from app.search import RequestQuickSearchFilter
+from app.validation import NOTES_MAX_LENGTH, SINGLE_LINE, api_validator, api_validators
+from app.views.requests import FINANCE_RULES
+
+FINANCE_FIELDS = ["payment_terms", "contract_number", "invoice_number", "contract_price", "currency", "finance_comment"]
+ITEM_COLUMNS = ["items.equipment_type", "items.name", "items.subname", "items.capacity", "items.quantity"]
+
+
+class ItemSchema(Schema):
+    equipment_type = fields.String(
+        required=True, validate=[validate.Length(min=1, max=255), api_validator(SINGLE_LINE)]
+    )
+    name = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
+    subname = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
+    capacity = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+
+
+class ItemsSchema(Schema):
+    items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1))
+
+
+class ChangeSchema(Schema):
+    comment = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+
+
+class StatusChangeSchema(ChangeSchema):
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in RequestStatus]))
+
+
+class DeliveryChangeSchema(ChangeSchema):
+    delivery_status = fields.String(required=True, validate=validate.OneOf([s.value for s in DeliveryStatus]))
+
+
+class CommentSchema(Schema):
+    text = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+
+
+class RequestApi(ModelRestApi):
+    resource_name = "request"
+    datamodel = SQLAInterface(Request)
+    base_filters = access.REQUEST_BASE_FILTERS
+    allow_browser_login = True
+    list_columns = [
+        "id",
+        "number",
+        "request_date",
+        "organization.id",
+        "organization.name",
+        "status",
+        "delivery_status",
+        "equipment_text",
+        "contract_price",
+        "currency",
+        "responsible.id",
+        "responsible.username",
+    ]
+    show_columns = [*list_columns, *FINANCE_FIELDS, *ITEM_COLUMNS, "created_on", "changed_on"]
+    add_columns = ["organization", "request_date", "responsible", *FINANCE_FIELDS]
+    edit_columns = add_columns
+    search_columns = [
+        "number",
+        "status",
+        "delivery_status",
+        "organization",
+        "responsible",
+        "equipment_text",
+        "request_date",
+    ]
+    search_filters = {"number": [RequestQuickSearchFilter]}
+    order_columns = ["id", "number", "request_date", "status", "contract_price"]
+    base_order = ("id", "desc")
+    validators_columns = api_validators(FINANCE_RULES)
+    add_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    edit_query_rel_fields = add_query_rel_fields
+
+    def pre_add(self, item: Request) -> None:
+        self._check_customer(item)
+        request_domain.prepare_new_request(item, db.session, g.user)
+
+    def pre_update(self, item: Request) -> None:
+        self._check_customer(item)
+
+    @staticmethod
+    def _check_customer(item: Request) -> None:
+        if item.organization is not None and not access.can_see_organization(item.organization.id):
+            raise BadRequest("organization")
+
+    def _apply(self, pk: int, schema: Schema, change: Callable[[Request, dict], object]):
+        """Load the JSON body, apply one change to a visible request, commit, answer its state."""
+        req = access.find_visible_request(pk)
+        if req is None:
+            return self.response_404()
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message="a JSON object is expected")
+        try:
+            data = schema.load(payload)
+        except ValidationError as error:
+            return self.response_422(message=error.messages)
+        change(req, data)
+        db.session.commit()
+        return self.response(200, id=req.id, status=req.status, delivery_status=req.delivery_status)
+
+    @expose("/<int:pk>/items", methods=["PUT"])
+    @protect()
+    @safe
+    def replace_items(self, pk: int):
+        """Replace the request's equipment items.
+        ---
+        put:
+          summary: Replace the contract subject
+          parameters: [{in: path, name: pk, required: true, schema: {type: integer}}]
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: saved}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+
+        def replace(req: Request, data: dict) -> None:
+            req.items = request_domain.build_items(data["items"])
+
+        return self._apply(pk, ItemsSchema(), replace)
+
+    @expose("/<int:pk>/status", methods=["POST"])
+    @protect()
+    @safe
+    def post_status(self, pk: int):
+        """Change the status, with the required comment.
+        ---
+        post:
+          summary: Change the request status
+          parameters: [{in: path, name: pk, required: true, schema: {type: integer}}]
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: changed}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        return self._apply(
+            pk,
+            StatusChangeSchema(),
+            lambda req, data: request_domain.change_status(req, RequestStatus(data["status"]), data["comment"], g.user),
+        )
+
+    @expose("/<int:pk>/delivery", methods=["POST"])
+    @protect()
+    @safe
+    def post_delivery(self, pk: int):
+        """Change the delivery status, with the required comment.
+        ---
+        post:
+          summary: Change the delivery status
+          parameters: [{in: path, name: pk, required: true, schema: {type: integer}}]
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: changed}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        return self._apply(
+            pk,
+            DeliveryChangeSchema(),
+            lambda req, data: request_domain.change_delivery(
+                req, DeliveryStatus(data["delivery_status"]), data["comment"], g.user
+            ),
+        )
+
+    @expose("/<int:pk>/comments", methods=["POST"])
+    @protect()
+    @safe
+    def post_comment(self, pk: int):
+        """Add a comment to the request's documentation.
+        ---
+        post:
+          summary: Comment on a request
+          parameters: [{in: path, name: pk, required: true, schema: {type: integer}}]
+          requestBody: {content: {application/json: {schema: {type: object}}}}
+          responses:
+            200: {description: added}
+            404: {$ref: '#/components/responses/404'}
+            422: {$ref: '#/components/responses/422'}
+        """
+        return self._apply(pk, CommentSchema(), lambda req, data: request_domain.add_comment(req, data["text"], g.user))

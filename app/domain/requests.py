@@ -1,0 +1,118 @@
+"""What happens to a request: creation with its number, items, status and delivery changes,
+comments and documents. Views and the API call these; each change is stamped with its author."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.domain.catalogue import remember_items
+from app.domain.numbering import next_request_number
+from app.files import StoredFile
+from app.models.requests import (
+    DeliveryChange,
+    DeliveryStatus,
+    DocumentCategory,
+    DocumentPurpose,
+    Request,
+    RequestComment,
+    RequestDocument,
+    RequestItem,
+    RequestStatus,
+    StatusChange,
+)
+
+ITEM_FIELDS = ("equipment_type", "name", "subname", "capacity", "quantity")
+
+
+def build_items(rows: Iterable[Mapping[str, object]]) -> list[RequestItem]:
+    """Items from form or API rows; blank rows are skipped, text is trimmed."""
+    items = []
+    for row in rows:
+        values = {field: (str(row.get(field) or "").strip() or None) for field in ITEM_FIELDS[:-1]}
+        if not any(values.values()):
+            continue
+        quantity = row.get("quantity") or 1
+        items.append(RequestItem(**values, quantity=int(quantity), position=len(items)))
+    return items
+
+
+def prepare_new_request(request: Request, session: Session, author: User | None) -> None:
+    """Fill what the system decides for a new request: number, defaults, first history lines."""
+    request.request_date = request.request_date or date.today()
+    request.number = next_request_number(session, request.request_date)
+    request.status = request.status or RequestStatus.PREPARING_OFFER
+    request.delivery_status = request.delivery_status or DeliveryStatus.NOT_STARTED
+    if request.responsible is None and request.responsible_id is None:
+        request.responsible = author
+    request.status_changes.append(StatusChange(old_value=None, new_value=request.status, comment="", changed_by=author))
+
+
+def change_status(request: Request, new_status: RequestStatus, comment: str, author: User | None) -> StatusChange:
+    change = StatusChange(old_value=request.status, new_value=new_status, comment=comment, changed_by=author)
+    request.status = new_status
+    request.status_changes.append(change)
+    return change
+
+
+def change_delivery(request: Request, new_status: DeliveryStatus, comment: str, author: User | None) -> DeliveryChange:
+    change = DeliveryChange(old_value=request.delivery_status, new_value=new_status, comment=comment, changed_by=author)
+    request.delivery_status = new_status
+    request.delivery_changes.append(change)
+    return change
+
+
+def add_comment(request: Request, text: str, author: User | None) -> RequestComment:
+    comment = RequestComment(text=text, author=author)
+    request.comments.append(comment)
+    return comment
+
+
+def attach_document(
+    request: Request,
+    stored: StoredFile,
+    author: User | None,
+    category: DocumentCategory | None = None,
+    comment: str | None = None,
+    purpose: DocumentPurpose = DocumentPurpose.DOCUMENT,
+) -> RequestDocument:
+    document = RequestDocument(
+        original_name=stored.original_name,
+        stored_name=stored.stored_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        category=category,
+        comment=comment or None,
+        purpose=purpose,
+        uploaded_by=author,
+    )
+    request.documents.append(document)
+    return document
+
+
+def timeline(request: Request) -> list[RequestComment | RequestDocument]:
+    """The request's documentation: documents and comments in one list, newest first."""
+    entries: list = [*request.comments, *request.documents]
+    return sorted(entries, key=lambda e: getattr(e, "created_on", None) or e.uploaded_on, reverse=True)
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_equipment_in_step(session: Session, _flush_context, _instances) -> None:
+    """Refresh each touched request's equipment text and teach the catalogue its new items."""
+    requests: dict[int, Request] = {}
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Request):
+            requests[id(obj)] = obj
+        elif isinstance(obj, RequestItem) and obj.request is not None:
+            requests[id(obj.request)] = obj.request
+    new_items = [obj for obj in session.new if isinstance(obj, RequestItem)]
+    for request in requests.values():
+        if request in session.deleted:
+            continue
+        request.equipment_text = "\n".join(item.describe() for item in request.items)
+    if new_items:
+        remember_items(session, new_items)

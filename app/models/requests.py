@@ -1,0 +1,263 @@
+"""Requests (запросы): a client's enquiry with its equipment, documents, histories and finance."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.clients import Organization
+from app.models.stamps import StampedMixin, utcnow
+
+
+class RequestStatus(enum.StrEnum):
+    PREPARING_OFFER = "preparing_offer"
+    IN_PROGRESS = "in_progress"
+    STALLED = "stalled"
+    COMPLETED = "completed"
+    DEAD = "dead"
+
+
+class DeliveryStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"
+    PREPARING_SHIPMENT = "preparing_shipment"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+
+
+STATUS_LABELS = {
+    RequestStatus.PREPARING_OFFER: _l("Preparing offer"),
+    RequestStatus.IN_PROGRESS: _l("In progress"),
+    RequestStatus.STALLED: _l("Stalled"),
+    RequestStatus.COMPLETED: _l("Order completed"),
+    RequestStatus.DEAD: _l("Dead"),
+}
+DELIVERY_LABELS = {
+    DeliveryStatus.NOT_STARTED: _l("Not started"),
+    DeliveryStatus.PREPARING_SHIPMENT: _l("Preparing shipment"),
+    DeliveryStatus.SHIPPED: _l("Shipped"),
+    DeliveryStatus.IN_TRANSIT: _l("In transit"),
+    DeliveryStatus.DELIVERED: _l("Delivered"),
+}
+
+
+class RequestNumberCounter(Model):
+    """The last number handed out per year; only ever incremented, so numbers are never reused."""
+
+    __tablename__ = "request_number_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Request(StampedMixin, Model):
+    __tablename__ = "client_request"
+    __table_args__ = (
+        Index("ix_client_request_org_date", "organization_id", "request_date"),
+        Index("ix_client_request_status_date", "status", "request_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    request_date: Mapped[date] = mapped_column(Date, nullable=False, default=date.today, index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), nullable=False)
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False, default=RequestStatus.PREPARING_OFFER)
+    delivery_status: Mapped[str] = mapped_column(
+        String(32), nullable=False, default=DeliveryStatus.NOT_STARTED, index=True
+    )
+    # "type / name / sub-name / capacity × qty" lines of the items: what list filters search in.
+    equipment_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    payment_terms: Mapped[str | None] = mapped_column(Text)
+    contract_number: Mapped[str | None] = mapped_column(String(64))
+    invoice_number: Mapped[str | None] = mapped_column(String(64))
+    contract_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="RUB")
+    finance_comment: Mapped[str | None] = mapped_column(Text)
+
+    organization: Mapped[Organization] = relationship(foreign_keys=[organization_id], backref="requests")
+    responsible: Mapped[User | None] = relationship(User, foreign_keys=[responsible_id])
+    items: Mapped[list[RequestItem]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestItem.position"
+    )
+    status_changes: Mapped[list[StatusChange]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="StatusChange.id"
+    )
+    delivery_changes: Mapped[list[DeliveryChange]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="DeliveryChange.id"
+    )
+    comments: Mapped[list[RequestComment]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestComment.id"
+    )
+    documents: Mapped[list[RequestDocument]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestDocument.id"
+    )
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def equipment(self) -> list[RequestItem]:
+        """The items under the name of the form field that edits them."""
+        return list(self.items)
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(RequestStatus(self.status), self.status))
+
+    @property
+    def delivery_label(self) -> str:
+        return str(DELIVERY_LABELS.get(DeliveryStatus(self.delivery_status), self.delivery_status))
+
+    def latest_document(self, purpose: str) -> RequestDocument | None:
+        matching = [d for d in self.documents if d.purpose == purpose]
+        return matching[-1] if matching else None
+
+
+class RequestItem(Model):
+    """One position of the contract subject: type / name / sub-name / capacity, and quantity."""
+
+    __tablename__ = "request_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    equipment_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(255))
+    subname: Mapped[str | None] = mapped_column(String(255))
+    capacity: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    request: Mapped[Request] = relationship(back_populates="items")
+
+    def describe(self) -> str:
+        parts = [p for p in (self.equipment_type, self.name, self.subname, self.capacity) if p]
+        return " / ".join(parts) + (f" × {self.quantity}" if self.quantity and self.quantity != 1 else "")
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class _HistoryMixin:
+    """An append-only history entry: what changed, the required comment, who and when."""
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    old_value: Mapped[str | None] = mapped_column(String(32))
+    new_value: Mapped[str] = mapped_column(String(32), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class StatusChange(_HistoryMixin, Model):
+    __tablename__ = "request_status_change"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    changed_by_fk: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    request: Mapped[Request] = relationship(back_populates="status_changes")
+    changed_by: Mapped[User | None] = relationship(User)
+
+    @property
+    def old_label(self) -> str:
+        return str(STATUS_LABELS[RequestStatus(self.old_value)]) if self.old_value else ""
+
+    @property
+    def new_label(self) -> str:
+        return str(STATUS_LABELS[RequestStatus(self.new_value)])
+
+
+class DeliveryChange(_HistoryMixin, Model):
+    __tablename__ = "request_delivery_change"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    changed_by_fk: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    request: Mapped[Request] = relationship(back_populates="delivery_changes")
+    changed_by: Mapped[User | None] = relationship(User)
+
+    @property
+    def old_label(self) -> str:
+        return str(DELIVERY_LABELS[DeliveryStatus(self.old_value)]) if self.old_value else ""
+
+    @property
+    def new_label(self) -> str:
+        return str(DELIVERY_LABELS[DeliveryStatus(self.new_value)])
+
+
+class RequestComment(Model):
+    __tablename__ = "request_comment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="comments")
+    author: Mapped[User | None] = relationship(User)
+
+
+class DocumentCategory(Model):
+    """Categories of request documents; the administrator edits the list."""
+
+    __tablename__ = "document_category"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DocumentPurpose(enum.StrEnum):
+    DOCUMENT = "document"
+    PRICE_CALCULATION = "price_calculation"
+    INVOICE = "invoice"
+
+
+class RequestDocument(Model):
+    """A file attached to a request; stored under a server-made name, served only after an access check."""
+
+    __tablename__ = "request_document"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("document_category.id", ondelete="SET NULL"))
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False, default=DocumentPurpose.DOCUMENT)
+    original_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    uploaded_by_fk: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    uploaded_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    request: Mapped[Request] = relationship(back_populates="documents")
+    category: Mapped[DocumentCategory | None] = relationship()
+    uploaded_by: Mapped[User | None] = relationship(User)

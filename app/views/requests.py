@@ -1,0 +1,357 @@
+"""Web screens of requests: the list, the create/edit form with equipment, and the request card
+with its status and delivery histories, documentation timeline and finance block."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder.fieldwidgets import DatePickerWidget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.widgets import ListWidget
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import func, select
+from wtforms import DateField
+from wtforms.validators import DataRequired
+
+from app import access
+from app.domain import requests as request_domain
+from app.extensions import db
+from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
+from app.formatting import money
+from app.models.requests import (
+    DELIVERY_LABELS,
+    STATUS_LABELS,
+    DeliveryStatus,
+    DocumentCategory,
+    DocumentPurpose,
+    Request,
+    RequestStatus,
+)
+from app.search import RequestQuickSearchFilter, ValueEquals
+from app.validation import NOTES, form_validators, text_rule
+from app.views.base import UrlParamFiltersMixin
+from app.views.equipment import EquipmentField
+
+STATUS_COLOURS = {
+    RequestStatus.PREPARING_OFFER: "info",
+    RequestStatus.IN_PROGRESS: "primary",
+    RequestStatus.STALLED: "warning",
+    RequestStatus.COMPLETED: "success",
+    RequestStatus.DEAD: "default",
+}
+DELIVERY_COLOURS = {
+    DeliveryStatus.NOT_STARTED: "default",
+    DeliveryStatus.PREPARING_SHIPMENT: "info",
+    DeliveryStatus.SHIPPED: "primary",
+    DeliveryStatus.IN_TRANSIT: "warning",
+    DeliveryStatus.DELIVERED: "success",
+}
+CURRENCIES = [("RUB", "RUB ₽"), ("USD", "USD $"), ("EUR", "EUR €"), ("CNY", "CNY ¥")]
+REQUEST_LABELS = {
+    "request_date": _l("Date"),
+    "number": _l("Number"),
+    "equipment_text": _l("Contract subject"),
+    "equipment": _l("Contract subject"),
+    "organization": _l("Customer"),
+    "status": _l("Status"),
+    "delivery_status": _l("Delivery"),
+    "contract_price": _l("Contract price"),
+    "currency": _l("Currency"),
+    "responsible": _l("Responsible manager"),
+    "payment_terms": _l("Payment terms"),
+    "contract_number": _l("Contract no."),
+    "invoice_number": _l("Invoice no."),
+    "finance_comment": _l("Finance comment"),
+}
+FINANCE_RULES = {
+    "payment_terms": (NOTES,),
+    "contract_number": (text_rule(64),),
+    "invoice_number": (text_rule(64),),
+    "finance_comment": (NOTES,),
+}
+
+
+def status_badge(value: str) -> Markup:
+    status = RequestStatus(value)
+    return Markup('<span class="label label-{} crm-status">{}</span>').format(
+        STATUS_COLOURS[status], STATUS_LABELS[status]
+    )
+
+
+def delivery_badge(value: str) -> Markup:
+    status = DeliveryStatus(value)
+    return Markup('<span class="label label-{} crm-delivery">{}</span>').format(
+        DELIVERY_COLOURS[status], DELIVERY_LABELS[status]
+    )
+
+
+def customer_link(organization) -> Markup:
+    """The customer's name; a click opens the company's card in a popup."""
+    if organization is None:
+        return Markup("")
+    return Markup('<a href="#" class="crm-card-link" data-card-url="{}">{}</a>').format(
+        url_for("OrganizationView.card", pk=organization.id), organization.name
+    )
+
+
+def equipment_summary(text: str) -> Markup:
+    lines = [line for line in (text or "").splitlines() if line]
+    if not lines:
+        return Markup("")
+    more = Markup(' <span class="text-muted">+{}</span>').format(len(lines) - 1) if len(lines) > 1 else ""
+    return Markup('<span title="{}">{}</span>{}').format("\n".join(lines), lines[0], more)
+
+
+class RequestListWidget(ListWidget):
+    template = "crm/request_list_widget.html"
+
+
+class RequestView(UrlParamFiltersMixin, ModelView):
+    datamodel = SQLAInterface(Request)
+    base_filters = access.REQUEST_BASE_FILTERS
+    list_title = _l("Requests")
+    show_title = _l("Request")
+    add_title = _l("New request")
+    edit_title = _l("Edit request")
+    label_columns = REQUEST_LABELS
+    list_columns = [
+        "request_date",
+        "number",
+        "equipment_text",
+        "organization",
+        "status",
+        "delivery_status",
+        "contract_price",
+        "responsible",
+    ]
+    formatters_columns = {
+        "status": status_badge,
+        "delivery_status": delivery_badge,
+        "organization": customer_link,
+        "equipment_text": equipment_summary,
+        "contract_price": money,
+    }
+    order_columns = ["request_date", "number", "status", "delivery_status", "contract_price"]
+    base_order = ("id", "desc")
+    search_columns = [
+        "number",
+        "request_date",
+        "equipment_text",
+        "organization",
+        "status",
+        "delivery_status",
+        "contract_price",
+        "contract_number",
+        "invoice_number",
+        "responsible",
+    ]
+    search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    add_form_query_rel_fields = search_form_query_rel_fields
+    edit_form_query_rel_fields = search_form_query_rel_fields
+    url_param_filters = {
+        "q": ("number", RequestQuickSearchFilter),
+        "status": ("status", ValueEquals),
+        "delivery": ("delivery_status", ValueEquals),
+    }
+    add_form_extra_fields = {
+        "equipment": EquipmentField(_l("Contract subject")),
+        # Today unless the manager says otherwise.
+        "request_date": DateField(_l("Date"), [DataRequired()], default=date.today, widget=DatePickerWidget()),
+    }
+    edit_form_extra_fields = {"equipment": EquipmentField(_l("Contract subject"))}
+    add_fieldsets = [
+        (_l("Request"), {"fields": ["organization", "request_date", "responsible"]}),
+        (_l("Contract subject"), {"fields": ["equipment"]}),
+    ]
+    edit_fieldsets = [
+        *add_fieldsets,
+        (
+            _l("Finance"),
+            {
+                "fields": [
+                    "payment_terms",
+                    "contract_number",
+                    "invoice_number",
+                    "contract_price",
+                    "currency",
+                    "finance_comment",
+                ]
+            },
+        ),
+    ]
+    validators_columns = form_validators(FINANCE_RULES)
+    list_template = "crm/request_list.html"
+    list_widget = RequestListWidget
+    show_template = "crm/request_show.html"
+    page_size = 25
+    add_row_message = _l("The request is saved.")
+    edit_row_message = _l("The request is saved.")
+
+    def process_form(self, form, is_created: bool) -> None:
+        """Take the equipment rows out of the form: they become RequestItem rows, not a column."""
+        g.equipment_rows = [entry.form.data for entry in form.equipment.entries]
+        del form["equipment"]
+
+    def pre_add(self, item: Request) -> None:
+        item.items = request_domain.build_items(g.equipment_rows)
+        request_domain.prepare_new_request(item, db.session, g.user)
+
+    def pre_update(self, item: Request) -> None:
+        item.items = request_domain.build_items(g.equipment_rows)
+
+    def post_add(self, item: Request) -> None:
+        g.saved_request_id = item.id
+
+    def post_add_redirect(self):
+        """After saving, the manager lands on the new request's card."""
+        saved = getattr(g, "saved_request_id", None)
+        return redirect(url_for(".show", pk=saved)) if saved else super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        pk = request.view_args.get("pk") if request.view_args else None
+        return redirect(url_for(".show", pk=pk)) if pk else super().post_edit_redirect()
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        req = access.get_request_or_404(int(pk)) if str(pk).isdigit() else abort(404)
+        categories = db.session.scalars(select(DocumentCategory).order_by(DocumentCategory.position)).all()
+        return self.render_template(
+            self.show_template,
+            req=req,
+            title=_("Request %(number)s", number=req.number),
+            timeline=request_domain.timeline(req),
+            statuses=STATUS_LABELS,
+            deliveries=DELIVERY_LABELS,
+            categories=categories,
+            currencies=dict(CURRENCIES),
+            price_file=req.latest_document(DocumentPurpose.PRICE_CALCULATION),
+            invoice_file=req.latest_document(DocumentPurpose.INVOICE),
+            status_badge=status_badge,
+            delivery_badge=delivery_badge,
+        )
+
+    def _comment_from_form(self) -> str | None:
+        comment = (request.form.get("comment") or "").strip()
+        message = NOTES(comment) if comment else _("Write a comment: it is required for every change.")
+        if message:
+            flash(message, "danger")
+            return None
+        return comment
+
+    @expose("/status/<int:pk>", methods=["POST"])
+    @has_access
+    def change_status(self, pk: int):
+        req = access.get_request_or_404(pk)
+        new_status = request.form.get("status", "")
+        if new_status not in RequestStatus.__members__.values():
+            flash(_("Choose a status from the list."), "danger")
+        elif (comment := self._comment_from_form()) is not None:
+            if new_status == req.status:
+                flash(_("The request already has this status."), "warning")
+            else:
+                request_domain.change_status(req, RequestStatus(new_status), comment, g.user)
+                db.session.commit()
+                flash(_("Status changed."), "success")
+        return redirect(url_for(".show", pk=pk, _anchor="status"))
+
+    @expose("/delivery/<int:pk>", methods=["POST"])
+    @has_access
+    def change_delivery(self, pk: int):
+        req = access.get_request_or_404(pk)
+        new_status = request.form.get("delivery_status", "")
+        if new_status not in DeliveryStatus.__members__.values():
+            flash(_("Choose a delivery status from the list."), "danger")
+        elif (comment := self._comment_from_form()) is not None:
+            if new_status == req.delivery_status:
+                flash(_("The delivery already has this status."), "warning")
+            else:
+                request_domain.change_delivery(req, DeliveryStatus(new_status), comment, g.user)
+                db.session.commit()
+                flash(_("Delivery status changed."), "success")
+        return redirect(url_for(".show", pk=pk, _anchor="delivery"))
+
+    @expose("/comment/<int:pk>", methods=["POST"])
+    @has_access
+    def add_comment(self, pk: int):
+        req = access.get_request_or_404(pk)
+        if (text := self._comment_from_form()) is not None:
+            request_domain.add_comment(req, text, g.user)
+            db.session.commit()
+            flash(_("Comment added."), "success")
+        return redirect(url_for(".show", pk=pk, _anchor="documentation"))
+
+    @expose("/upload/<int:pk>", methods=["POST"])
+    @has_access
+    def upload(self, pk: int):
+        req = access.get_request_or_404(pk)
+        purpose = request.form.get("purpose", DocumentPurpose.DOCUMENT)
+        if purpose not in DocumentPurpose.__members__.values():
+            abort(400)
+        comment = (request.form.get("comment") or "").strip()
+        category = None
+        if purpose == DocumentPurpose.DOCUMENT:
+            category = db.session.get(DocumentCategory, request.form.get("category_id", type=int) or 0)
+        allowed = SPREADSHEETS if purpose == DocumentPurpose.PRICE_CALCULATION else None
+        problem = NOTES(comment) if comment else None
+        try:
+            if problem:
+                raise UploadRefused(problem)
+            stored = store_upload(request.files.get("file"), allowed=allowed)
+        except UploadRefused as refusal:
+            flash(str(refusal), "danger")
+        else:
+            try:
+                request_domain.attach_document(req, stored, g.user, category, comment, DocumentPurpose(purpose))
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                discard(stored.stored_name)
+                raise
+            flash(_("File «%(name)s» is attached.", name=stored.original_name), "success")
+        anchor = "finance" if purpose != DocumentPurpose.DOCUMENT else "documentation"
+        return redirect(url_for(".show", pk=pk, _anchor=anchor))
+
+    @expose("/document/<int:document_id>", methods=["GET"])
+    @has_access
+    def download(self, document_id: int):
+        """Files are served only here, after the same check as the request itself."""
+        document = access.get_document_or_404(document_id)
+        try:
+            path = stored_path(document.stored_name)
+        except FileNotFoundError:
+            abort(404)
+        if not path.exists():
+            abort(404)
+        return send_file(path, mimetype=document.content_type, as_attachment=True, download_name=document.original_name)
+
+
+class OrganizationRequestsView(RequestView):
+    """The "Requests of the organisation" tab of an organisation's page."""
+
+    list_title = _l("Requests of the organisation")
+    list_columns = [
+        "request_date",
+        "number",
+        "equipment_text",
+        "status",
+        "delivery_status",
+        "contract_price",
+        "responsible",
+    ]
+
+
+def request_status_counts() -> dict[str, int]:
+    """Visible requests per status, for the list's one-click status links."""
+    query = access.visible_requests().with_only_columns(Request.status, func.count(Request.id))
+    return dict(db.session.execute(query.group_by(Request.status)).all())
+
+
+def register_template_globals(app) -> None:
+    app.add_template_global(request_status_counts)
+    app.add_template_global({code.value: label for code, label in STATUS_LABELS.items()}, "request_statuses")
+    app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")
