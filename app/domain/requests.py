@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.catalogue import remember_items
 from app.domain.numbering import next_request_number
-from app.files import StoredFile
+from app.files import StoredFile, discard
 from app.models.requests import (
     DeliveryChange,
     DeliveryStatus,
@@ -116,3 +116,21 @@ def _keep_equipment_in_step(session: Session, _flush_context, _instances) -> Non
         request.equipment_text = "\n".join(item.describe() for item in request.items)
     if new_items:
         remember_items(session, new_items)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_deleted_files(session: Session, _flush_context) -> None:
+    doomed = session.info.setdefault("files_to_discard", [])
+    doomed.extend(obj.stored_name for obj in session.deleted if isinstance(obj, RequestDocument))
+
+
+@event.listens_for(Session, "after_commit")
+def _discard_deleted_files(session: Session) -> None:
+    """A deleted document's file goes only once the deletion is committed."""
+    for stored_name in session.info.pop("files_to_discard", []):
+        discard(stored_name)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_files_on_rollback(session: Session) -> None:
+    session.info.pop("files_to_discard", None)

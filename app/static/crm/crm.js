@@ -32,8 +32,11 @@ $(document).on("click", ".crm-card-link", function (event) {
     var params = rowValues(row);
     params.field = field;
     params.q = input.val();
+    var ticket = (input.data("suggest-ticket") || 0) + 1;
+    input.data("suggest-ticket", ticket);
     $.getJSON(editor.data("suggest-url"), params).done(function (answer) {
-      if (!input.is(":focus")) { return; }
+      // Only the answer to the latest keystroke counts; earlier ones may arrive later.
+      if (!input.is(":focus") || input.data("suggest-ticket") !== ticket) { return; }
       closeSuggestions();
       var values = answer.result || [];
       if (!values.length) { return; }
@@ -54,7 +57,10 @@ $(document).on("click", ".crm-card-link", function (event) {
     var next = input.closest("td").next("td").find(".crm-suggest");
     if (next.length) { next.focus(); }
   });
-  $(document).on("blur", ".crm-suggest", function () { setTimeout(closeSuggestions, 150); });
+  $(document).on("blur", ".crm-suggest", function () {
+    var input = $(this);
+    setTimeout(function () { if (!input.is(":focus")) { input.siblings(".crm-suggestions").remove(); } }, 150);
+  });
   $(document).on("keydown", ".crm-suggest", function (event) { if (event.key === "Escape") { closeSuggestions(); } });
 
   $(document).on("click", ".crm-item-add", function () {
