@@ -28,6 +28,12 @@ def _instance_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def _validate_password(password: str) -> None:
+    from app.passwords import validate_password
+
+    validate_password(password)
+
+
 def database_url() -> str:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'zaptrade.db'}"
     # Heroku-style URLs name the driver-less scheme; SQLAlchemy wants the psycopg 3 driver.
@@ -60,7 +66,8 @@ class Config:
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"
     AUTH_USER_REGISTRATION = False
-    FAB_PASSWORD_COMPLEXITY_ENABLED = False
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(lambda password: _validate_password(password))
     FAB_ROLES = {
         # Managers work with the client base; access to individual records is decided by
         # app/access.py, not by these view permissions.

@@ -5,47 +5,59 @@ Every view, API, popup, search and feed asks this module; nothing else filters r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import abort, g
+from flask import abort, current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, inspect, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from app.models.clients import Contact, Organization
 from app.models.requests import Request, RequestDocument
+from app.models.users import CrmUser, RecordScope
 
 
-def current_user() -> User | None:
+def current_user() -> CrmUser | None:
     user = getattr(g, "user", None)
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def organization_clause(user: User | None) -> ColumnElement[bool] | None:
+def sees_everything(user: CrmUser) -> bool:
+    """The administrator, and managers whose scope is "all records"."""
+    if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
+        return True
+    return getattr(user, "record_scope", RecordScope.OWN) == RecordScope.ALL
+
+
+def organization_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
     """The condition an organisation must meet to be visible to the user; None means all.
 
-    An anonymous caller sees nothing. Per-manager scopes ("own records only") hook in here.
+    With scope "own": the organisations he is responsible for, and those with a request he is
+    responsible for. An anonymous caller sees nothing.
     """
     if user is None:
-        return Organization.id.is_(None)
-    return None
+        return false()
+    if sees_everything(user):
+        return None
+    own_requests = select(Request.organization_id).where(Request.responsible_id == user.id)
+    return or_(Organization.responsible_id == user.id, Organization.id.in_(own_requests))
 
 
-def visible_organizations(user: User | None = None) -> Select:
+def visible_organizations(user: CrmUser | None = None) -> Select:
     query = select(Organization)
     clause = organization_clause(user or current_user())
     return query if clause is None else query.where(clause)
 
 
-def can_see_organization(pk: int, user: User | None = None) -> bool:
+def can_see_organization(pk: int, user: CrmUser | None = None) -> bool:
     query = visible_organizations(user).where(Organization.id == pk).with_only_columns(Organization.id)
     with db.session.no_autoflush:  # called while a new record is being checked, before it is added
         return db.session.execute(query).first() is not None
 
 
-def get_organization_or_404(pk: int, user: User | None = None) -> Organization:
+def get_organization_or_404(pk: int, user: CrmUser | None = None) -> Organization:
     """The organisation if the user may see it; otherwise 404, never its data."""
     organization = db.session.execute(visible_organizations(user).where(Organization.id == pk)).scalar_one_or_none()
     if organization is None:
@@ -53,31 +65,78 @@ def get_organization_or_404(pk: int, user: User | None = None) -> Organization:
     return organization
 
 
-def request_clause(user: User | None) -> ColumnElement[bool] | None:
-    """The condition a request must meet to be visible to the user; None means all."""
+def request_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
+    """The condition a request must meet to be visible to the user; None means all.
+
+    With scope "own": the requests he is responsible for, whoever owns their organisation.
+    """
     if user is None:
-        return Request.id.is_(None)
-    return None
+        return false()
+    if sees_everything(user):
+        return None
+    return Request.responsible_id == user.id
 
 
-def visible_requests(user: User | None = None) -> Select:
+def may_assign_to(user: CrmUser | None, assignee_id: int | None, current_id: int | None = None) -> bool:
+    """Whether the user may make `assignee_id` responsible for a record now held by `current_id`.
+
+    A manager with scope "own" cannot hand records to colleagues (he would lose them) nor create
+    them in a colleague's name; keeping the current responsible is always allowed.
+    """
+    if user is None:
+        return False
+    return sees_everything(user) or assignee_id in (None, user.id, current_id)
+
+
+def check_responsible_change(record: Organization | Request) -> bool:
+    """The write check for views and APIs: is the record's (new) responsible allowed?"""
+    state = inspect(record)
+    history = state.attrs.responsible.history
+    new = record.responsible.id if record.responsible is not None else record.responsible_id
+    old = history.deleted[0].id if history.deleted and history.deleted[0] is not None else None
+    if not state.pending and old is None and not history.has_changes():
+        old = new
+    return may_assign_to(current_user(), new, old)
+
+
+def assignable_users_clause(user: CrmUser | None, keep_id: int | None = None) -> ColumnElement[bool] | None:
+    if user is None:
+        return false()
+    if sees_everything(user):
+        return None
+    return CrmUser.id.in_([user.id, keep_id]) if keep_id else CrmUser.id == user.id
+
+
+def current_responsible_of(model: type[Organization] | type[Request]) -> Callable[[], int | None]:
+    """For an edit form: the responsible of the record being edited, kept among the choices."""
+
+    def lookup() -> int | None:
+        pk = (request.view_args or {}).get("pk") if has_request_context() else None
+        if pk is None or not str(pk).isdigit():
+            return None
+        return db.session.execute(select(model.responsible_id).where(model.id == int(pk))).scalar_one_or_none()
+
+    return lookup
+
+
+def visible_requests(user: CrmUser | None = None) -> Select:
     query = select(Request)
     clause = request_clause(user or current_user())
     return query if clause is None else query.where(clause)
 
 
-def find_visible_request(pk: int, user: User | None = None) -> Request | None:
+def find_visible_request(pk: int, user: CrmUser | None = None) -> Request | None:
     return db.session.execute(visible_requests(user).where(Request.id == pk)).scalar_one_or_none()
 
 
-def get_request_or_404(pk: int, user: User | None = None) -> Request:
-    request = find_visible_request(pk, user)
-    if request is None:
+def get_request_or_404(pk: int, user: CrmUser | None = None) -> Request:
+    found = find_visible_request(pk, user)
+    if found is None:
         abort(404)
-    return request
+    return found
 
 
-def get_document_or_404(pk: int, user: User | None = None) -> RequestDocument:
+def get_document_or_404(pk: int, user: CrmUser | None = None) -> RequestDocument:
     """A document is reachable exactly when its request is."""
     document = db.session.get(RequestDocument, pk)
     if document is None:
@@ -119,6 +178,21 @@ class VisibleRequests(BaseFilter):
         return query if clause is None else query.filter(clause)
 
 
+class AssignableUsers(BaseFilter):
+    """Users the current one may make responsible: everybody, or only himself with scope "own"."""
+
+    name = "Assignable by the user"
+    arg_name = "assignable"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        keep_id = value() if callable(value) else None
+        clause = assignable_users_clause(current_user(), keep_id)
+        return query if clause is None else query.filter(clause)
+
+
 ORGANIZATION_BASE_FILTERS = [["id", VisibleOrganizations, lambda: None]]
 CONTACT_BASE_FILTERS = [["id", VisibleContacts, lambda: None]]
 REQUEST_BASE_FILTERS = [["id", VisibleRequests, lambda: None]]
+ASSIGNABLE_USER_FILTERS = [["id", AssignableUsers, None]]
+ORGANIZATION_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Organization)]]
+REQUEST_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Request)]]

@@ -8,6 +8,9 @@ from flask import current_app
 from flask_appbuilder.security.manager import BaseSecurityManager
 from flask_appbuilder.security.sqla.models import User
 
+from app.models.users import RecordScope
+from app.passwords import check_password
+
 MANAGER_ROLE = "Manager"
 
 
@@ -44,10 +47,20 @@ def ensure_admin(password: str | None) -> tuple[User, str | None]:
     return admin, password
 
 
-def create_manager(username: str, password: str, email: str, first_name: str, last_name: str = "") -> User:
+def create_manager(
+    username: str,
+    password: str,
+    email: str,
+    first_name: str,
+    last_name: str = "",
+    record_scope: RecordScope = RecordScope.OWN,
+) -> User:
     security = current_app.appbuilder.sm
     if security.find_user(username=username):
         raise ValueError(f"user {username!r} already exists")
+    problem = check_password(password)
+    if problem:
+        raise ValueError(problem)
     user = security.add_user(
         username=username,
         first_name=first_name,
@@ -58,4 +71,6 @@ def create_manager(username: str, password: str, email: str, first_name: str, la
     )
     if not user:
         raise RuntimeError(f"could not create user {username!r}")
+    user.record_scope = record_scope
+    security.session.commit()
     return user

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from app import accounts
+from app.models.users import RecordScope
 from config import INSTANCE_DIR
 
 ADMIN_PASSWORD_FILE = INSTANCE_DIR / "admin-password.txt"
@@ -52,12 +53,21 @@ def _initialise() -> str:
 @click.option("--email", required=True)
 @click.option("--first-name", required=True)
 @click.option("--last-name", default="")
+@click.option(
+    "--scope",
+    type=click.Choice(["own", "all"]),
+    default="own",
+    show_default=True,
+    help="own: only clients and requests he is responsible for; all: every record",
+)
 @click.password_option()
 @with_appcontext
-def create_manager_command(username: str, email: str, first_name: str, last_name: str, password: str) -> None:
+def create_manager_command(
+    username: str, email: str, first_name: str, last_name: str, scope: str, password: str
+) -> None:
     """Create a manager's account."""
     try:
-        user = accounts.create_manager(username, password, email, first_name, last_name)
+        user = accounts.create_manager(username, password, email, first_name, last_name, RecordScope(scope))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created manager {user.username}.")

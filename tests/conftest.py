@@ -90,12 +90,15 @@ def app(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fl
         from flask_migrate import upgrade
 
         from app import accounts
+        from app.models.users import RecordScope
 
         upgrade()
         accounts.sync_roles_and_permissions()
         accounts.ensure_admin(PASSWORD)
-        accounts.create_manager("ivanov", PASSWORD, "ivanov@example.ru", "Иван", "Иванов")
-        accounts.create_manager("petrova", PASSWORD, "petrova@example.ru", "Мария", "Петрова")
+        # ivanov sees every record; petrova and sidorov only their own.
+        accounts.create_manager("ivanov", PASSWORD, "ivanov@example.ru", "Иван", "Иванов", RecordScope.ALL)
+        accounts.create_manager("petrova", PASSWORD, "petrova@example.ru", "Мария", "Петрова", RecordScope.OWN)
+        accounts.create_manager("sidorov", PASSWORD, "sidorov@example.ru", "Пётр", "Сидоров", RecordScope.OWN)
     yield application
 
 

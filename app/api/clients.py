@@ -30,9 +30,18 @@ class OrganizationApi(ModelRestApi):
     order_columns = ["name", "inn", "city", "changed_on"]
     validators_columns = api_validators(ORGANIZATION_RULES)
 
+    add_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
+    edit_query_rel_fields = {"responsible": access.ORGANIZATION_ASSIGNEE_FILTERS}
+
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:
             item.responsible = g.user
+        if not access.check_responsible_change(item):
+            raise BadRequest("responsible")
+
+    def pre_update(self, item: Organization) -> None:
+        if not access.check_responsible_change(item):
+            raise BadRequest("responsible")
 
 
 class ContactApi(ModelRestApi):

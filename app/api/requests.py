@@ -87,8 +87,14 @@ class RequestApi(ModelRestApi):
     order_columns = ["id", "number", "request_date", "status", "contract_price"]
     base_order = ("id", "desc")
     validators_columns = api_validators(FINANCE_RULES)
-    add_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
-    edit_query_rel_fields = add_query_rel_fields
+    add_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.ASSIGNABLE_USER_FILTERS,
+    }
+    edit_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.REQUEST_ASSIGNEE_FILTERS,
+    }
 
     def pre_add(self, item: Request) -> None:
         self._check_customer(item)
@@ -101,6 +107,8 @@ class RequestApi(ModelRestApi):
     def _check_customer(item: Request) -> None:
         if item.organization is not None and not access.can_see_organization(item.organization.id):
             raise BadRequest("organization")
+        if not access.check_responsible_change(item):
+            raise BadRequest("responsible")
 
     def _apply(self, pk: int, schema: Schema, change: Callable[[Request, dict], object]):
         """Load the JSON body, apply one change to a visible request, commit, answer its state."""

@@ -15,15 +15,18 @@ from app.models.requests import (
     RequestStatus,
     StatusChange,
 )
+from app.models.users import CrmUser, RecordScope
 
 __all__ = [
     "CatalogueEntry",
     "Contact",
+    "CrmUser",
     "DeliveryChange",
     "DeliveryStatus",
     "DocumentCategory",
     "DocumentPurpose",
     "Organization",
+    "RecordScope",
     "Request",
     "RequestComment",
     "RequestDocument",

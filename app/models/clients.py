@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql.expression import false as sql_false
 
 from app.models.stamps import StampedMixin
+from app.models.users import CrmUser
 
 _SPACES = re.compile(r"\s+")
 _NON_DIGITS = re.compile(r"\D+")
@@ -45,7 +45,7 @@ class Organization(StampedMixin, Model):
     # the quick search looks in this one column instead of joining contacts.
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
-    responsible: Mapped[User | None] = relationship(User, foreign_keys=[responsible_id])
+    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id])
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="organization",
         cascade="all, delete-orphan",

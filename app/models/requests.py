@@ -7,7 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.clients import Organization
 from app.models.stamps import StampedMixin, utcnow
+from app.models.users import CrmUser
 
 
 class RequestStatus(enum.StrEnum):
@@ -93,7 +93,7 @@ class Request(StampedMixin, Model):
     finance_comment: Mapped[str | None] = mapped_column(Text)
 
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id], backref="requests")
-    responsible: Mapped[User | None] = relationship(User, foreign_keys=[responsible_id])
+    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id])
     items: Mapped[list[RequestItem]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="RequestItem.position"
     )
@@ -175,7 +175,7 @@ class StatusChange(_HistoryMixin, Model):
     )
     changed_by_fk: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     request: Mapped[Request] = relationship(back_populates="status_changes")
-    changed_by: Mapped[User | None] = relationship(User)
+    changed_by: Mapped[CrmUser | None] = relationship(CrmUser)
 
     @property
     def old_label(self) -> str:
@@ -194,7 +194,7 @@ class DeliveryChange(_HistoryMixin, Model):
     )
     changed_by_fk: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     request: Mapped[Request] = relationship(back_populates="delivery_changes")
-    changed_by: Mapped[User | None] = relationship(User)
+    changed_by: Mapped[CrmUser | None] = relationship(CrmUser)
 
     @property
     def old_label(self) -> str:
@@ -217,7 +217,7 @@ class RequestComment(Model):
     created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     request: Mapped[Request] = relationship(back_populates="comments")
-    author: Mapped[User | None] = relationship(User)
+    author: Mapped[CrmUser | None] = relationship(CrmUser)
 
 
 class DocumentCategory(Model):
@@ -260,4 +260,4 @@ class RequestDocument(Model):
 
     request: Mapped[Request] = relationship(back_populates="documents")
     category: Mapped[DocumentCategory | None] = relationship()
-    uploaded_by: Mapped[User | None] = relationship(User)
+    uploaded_by: Mapped[CrmUser | None] = relationship(CrmUser)

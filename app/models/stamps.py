@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import g, has_request_context
-from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import DateTime, ForeignKey, event
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+
+from app.models.users import CrmUser
 
 
 def utcnow() -> datetime:
@@ -38,12 +39,12 @@ class StampedMixin:
         return mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True)
 
     @declared_attr
-    def created_by(cls) -> Mapped[User | None]:
-        return relationship(User, foreign_keys=lambda: [cls.created_by_fk], lazy="select")
+    def created_by(cls) -> Mapped[CrmUser | None]:
+        return relationship(CrmUser, foreign_keys=lambda: [cls.created_by_fk], lazy="select")
 
     @declared_attr
-    def changed_by(cls) -> Mapped[User | None]:
-        return relationship(User, foreign_keys=lambda: [cls.changed_by_fk], lazy="select")
+    def changed_by(cls) -> Mapped[CrmUser | None]:
+        return relationship(CrmUser, foreign_keys=lambda: [cls.changed_by_fk], lazy="select")
 
 
 @event.listens_for(Session, "before_flush")

@@ -6,6 +6,7 @@ from flask import g, render_template
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import access
@@ -124,9 +125,18 @@ class OrganizationView(UrlParamFiltersMixin, ModelView):
         "request_status": ("id", HasRequestWithStatus),
     }
 
+    add_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
+    edit_form_query_rel_fields = {"responsible": access.ORGANIZATION_ASSIGNEE_FILTERS}
+
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:
             item.responsible = g.user
+        if not access.check_responsible_change(item):
+            raise ValueError(_("You may not make a colleague responsible."))
+
+    def pre_update(self, item: Organization) -> None:
+        if not access.check_responsible_change(item):
+            raise ValueError(_("You may not make a colleague responsible."))
 
     @expose("/card/<int:pk>")
     @has_access

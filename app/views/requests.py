@@ -150,8 +150,14 @@ class RequestView(UrlParamFiltersMixin, ModelView):
         "responsible",
     ]
     search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
-    add_form_query_rel_fields = search_form_query_rel_fields
-    edit_form_query_rel_fields = search_form_query_rel_fields
+    add_form_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.ASSIGNABLE_USER_FILTERS,
+    }
+    edit_form_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.REQUEST_ASSIGNEE_FILTERS,
+    }
     url_param_filters = {
         "q": ("number", RequestQuickSearchFilter),
         "status": ("status", ValueEquals),
@@ -199,8 +205,12 @@ class RequestView(UrlParamFiltersMixin, ModelView):
     def pre_add(self, item: Request) -> None:
         item.items = request_domain.build_items(g.equipment_rows)
         request_domain.prepare_new_request(item, db.session, g.user)
+        if not access.check_responsible_change(item):
+            raise ValueError(_("You may not make a colleague responsible."))
 
     def pre_update(self, item: Request) -> None:
+        if not access.check_responsible_change(item):
+            raise ValueError(_("You may not make a colleague responsible."))
         item.items = request_domain.build_items(g.equipment_rows)
 
     def post_add(self, item: Request) -> None:

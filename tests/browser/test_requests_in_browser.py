@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
@@ -115,4 +117,4 @@ def test_uploading_and_downloading_a_document(app, page, tmp_path):
         entry.get_by_role("link", name="Спецификация к договору.pdf").click()
     download = download_info.value
     assert download.suggested_filename == "Спецификация к договору.pdf"
-    assert open(download.path(), "rb").read() == b"%PDF-1.4\n%%EOF\n"
+    assert Path(download.path()).read_bytes() == b"%PDF-1.4\n%%EOF\n"
