@@ -1,10 +1,11 @@
-"""What the project's list views share: filters driven by plain URL parameters."""
+"""What the project's views share: URL-parameter filters and FAB's side doors closed."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from flask import has_request_context, request
+from flask import abort, has_request_context, request
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter, Filters
 
 
@@ -30,3 +31,45 @@ class UrlParamFiltersMixin:
     @_base_filters.setter
     def _base_filters(self, filters: Filters) -> None:
         self._policy_filters = filters
+
+
+class CrmModelView(ModelView):
+    """FAB's ModelView with its side doors closed.
+
+    FAB's actions fetch records by id without the view's base filters, and its file download
+    route serves any stored file to anyone with the view permission. Here actions see only
+    what the access policy lets the list see, and documents are served by RequestView.download.
+    """
+
+    @expose("/download/<string:filename>")
+    @has_access
+    def download(self, filename: str):
+        abort(404)
+
+    def _check_action(self, name: str) -> None:
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name: str, pk: str):
+        self._check_action(name)
+        if not self.is_get_mutation_allowed():
+            abort(400)
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return self.actions[name].func(item)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        self._check_action(name)
+        items = [
+            self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+            for pk in request.form.getlist("rowid")
+        ]
+        if not items or any(item is None for item in items):
+            abort(404)
+        return self.actions[name].func(items)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect
-from flask_appbuilder import ModelView, action
+from flask_appbuilder import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,9 +11,10 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.models.catalogue import CatalogueEntry
 from app.models.requests import DocumentCategory
+from app.views.base import CrmModelView
 
 
-class CatalogueEntryView(ModelView):
+class CatalogueEntryView(CrmModelView):
     """Fix a typo by editing an entry; merge duplicates by selecting them (the first one stays)."""
 
     datamodel = SQLAInterface(CatalogueEntry)
@@ -49,7 +50,7 @@ class CatalogueEntryView(ModelView):
         return redirect(self.get_redirect())
 
 
-class DocumentCategoryView(ModelView):
+class DocumentCategoryView(CrmModelView):
     datamodel = SQLAInterface(DocumentCategory)
     list_title = _l("Document categories")
     add_title = _l("New document category")

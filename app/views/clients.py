@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import g, render_template
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext as _
@@ -13,7 +13,7 @@ from app import access
 from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
-from app.views.base import UrlParamFiltersMixin
+from app.views.base import CrmModelView, UrlParamFiltersMixin
 from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
@@ -53,7 +53,7 @@ class OrganizationListWidget(ListWidget):
     template = "crm/organization_list_widget.html"
 
 
-class ContactView(ModelView):
+class ContactView(CrmModelView):
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS
     list_title = _l("Contacts")
@@ -83,7 +83,7 @@ class ContactView(ModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
 
 
-class OrganizationView(UrlParamFiltersMixin, ModelView):
+class OrganizationView(UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")

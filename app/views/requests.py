@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import DatePickerWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
@@ -33,7 +33,7 @@ from app.models.requests import (
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
 from app.validation import NOTES, form_validators, text_rule
-from app.views.base import UrlParamFiltersMixin
+from app.views.base import CrmModelView, UrlParamFiltersMixin
 from app.views.equipment import EquipmentField
 
 STATUS_COLOURS = {
@@ -110,7 +110,7 @@ class RequestListWidget(ListWidget):
     template = "crm/request_list_widget.html"
 
 
-class RequestView(UrlParamFiltersMixin, ModelView):
+class RequestView(UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
     list_title = _l("Requests")

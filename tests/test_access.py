@@ -1,0 +1,390 @@
+"""The leak matrix: a manager with scope "own" reaches a colleague's record by no path.
+
+Петрова (scope "own") is responsible for «Свой клиент» and its request, and for one request of
+«Общий клиент» (whose organisation is Сидоров's). Сидоров's «Чужой клиент», its contact, request,
+comment and document must answer 404 on every path, through the session and through the API,
+and never show up in a list, count, search or dropdown.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+
+from app.domain.requests import add_comment, attach_document
+from app.extensions import db
+from app.files import store_upload
+from app.models import Contact, CrmUser, Organization, Request, RequestComment, RequestDocument
+from tests.conftest import api_token, csrf_token, login
+from tests.factories import make_organization, make_request
+
+SECRET_NAMES = ["Чужой клиент", "Чужаков", "secret-equipment", "secret-comment", "secret.pdf"]
+
+
+def _user(username: str) -> CrmUser:
+    return db.session.scalars(select(CrmUser).where(CrmUser.username == username)).one()
+
+
+@pytest.fixture
+def world(app: Flask) -> dict[str, int | str]:
+    with app.app_context(), app.test_request_context():
+        petrova, sidorov = _user("petrova"), _user("sidorov")
+        foreign = make_organization(
+            "ООО «Чужой клиент»",
+            responsible=sidorov,
+            contacts=[{"full_name": "Чужаков Игорь", "mobile_phone": "+7 916 000-00-01"}],
+        )
+        foreign_request = make_request(
+            foreign, items=[{"equipment_type": "secret-equipment"}], responsible=sidorov, author=sidorov
+        )
+        add_comment(foreign_request, "secret-comment", sidorov)
+        stored = store_upload(FileStorage(io.BytesIO(b"%PDF-1.4 secret"), filename="secret.pdf"))
+        attach_document(foreign_request, stored, sidorov)
+        db.session.commit()
+        own = make_organization("ООО «Свой клиент»", responsible=petrova, contacts=[{"full_name": "Своев Павел"}])
+        own_request = make_request(own, responsible=petrova, author=petrova)
+        shared = make_organization("ООО «Общий клиент»", responsible=sidorov, contacts=[{"full_name": "Общий Олег"}])
+        shared_request = make_request(shared, responsible=petrova, author=petrova)
+        return {
+            "org": foreign.id,
+            "contact": foreign.contacts[0].id,
+            "request": foreign_request.id,
+            "document": foreign_request.documents[0].id,
+            "request_number": foreign_request.number,
+            "own_org": own.id,
+            "own_request": own_request.id,
+            "own_request_number": own_request.number,
+            "shared_org": shared.id,
+            "shared_request": shared_request.id,
+            "shared_request_number": shared_request.number,
+        }
+
+
+@pytest.fixture
+def petrova(client):
+    login(client, "petrova")
+    return client
+
+
+def assert_no_secret(body: str) -> None:
+    for name in SECRET_NAMES:
+        assert name not in body
+
+
+# Every path that takes a record id, with the colleague's record: (endpoint, method, url).
+RECORD_PATHS = [
+    ("OrganizationView.show", "GET", "/organizationview/show/{org}"),
+    ("OrganizationView.edit", "GET", "/organizationview/edit/{org}"),
+    ("OrganizationView.edit", "POST", "/organizationview/edit/{org}"),
+    ("OrganizationView.delete", "POST", "/organizationview/delete/{org}"),
+    ("OrganizationView.card", "GET", "/organizationview/card/{org}"),
+    ("OrganizationView.action", "POST", "/organizationview/action/muldelete/{org}"),
+    ("OrganizationView.action_post", "POST", "/organizationview/action_post"),
+    ("OrganizationView.download", "GET", "/organizationview/download/{document}"),
+    ("ContactView.show", "GET", "/contactview/show/{contact}"),
+    ("ContactView.edit", "GET", "/contactview/edit/{contact}"),
+    ("ContactView.edit", "POST", "/contactview/edit/{contact}"),
+    ("ContactView.delete", "POST", "/contactview/delete/{contact}"),
+    ("ContactView.action", "POST", "/contactview/action/muldelete/{contact}"),
+    ("ContactView.action_post", "POST", "/contactview/action_post"),
+    ("ContactView.download", "GET", "/contactview/download/{document}"),
+    ("RequestView.show", "GET", "/requestview/show/{request}"),
+    ("RequestView.edit", "GET", "/requestview/edit/{request}"),
+    ("RequestView.edit", "POST", "/requestview/edit/{request}"),
+    ("RequestView.delete", "POST", "/requestview/delete/{request}"),
+    ("RequestView.change_status", "POST", "/requestview/status/{request}"),
+    ("RequestView.change_delivery", "POST", "/requestview/delivery/{request}"),
+    ("RequestView.add_comment", "POST", "/requestview/comment/{request}"),
+    ("RequestView.upload", "POST", "/requestview/upload/{request}"),
+    ("RequestView.download", "GET", "/requestview/document/{document}"),
+    ("RequestView.action", "POST", "/requestview/action/muldelete/{request}"),
+    ("RequestView.action_post", "POST", "/requestview/action_post"),
+    ("OrganizationRequestsView.show", "GET", "/organizationrequestsview/show/{request}"),
+    ("OrganizationRequestsView.edit", "GET", "/organizationrequestsview/edit/{request}"),
+    ("OrganizationRequestsView.edit", "POST", "/organizationrequestsview/edit/{request}"),
+    ("OrganizationRequestsView.delete", "POST", "/organizationrequestsview/delete/{request}"),
+    ("OrganizationRequestsView.change_status", "POST", "/organizationrequestsview/status/{request}"),
+    ("OrganizationRequestsView.change_delivery", "POST", "/organizationrequestsview/delivery/{request}"),
+    ("OrganizationRequestsView.add_comment", "POST", "/organizationrequestsview/comment/{request}"),
+    ("OrganizationRequestsView.upload", "POST", "/organizationrequestsview/upload/{request}"),
+    ("OrganizationRequestsView.download", "GET", "/organizationrequestsview/document/{document}"),
+    ("OrganizationRequestsView.action", "POST", "/organizationrequestsview/action/muldelete/{request}"),
+    ("OrganizationRequestsView.action_post", "POST", "/organizationrequestsview/action_post"),
+]
+
+API_PATHS = [
+    ("OrganizationApi.get", "GET", "/api/v1/organization/{org}"),
+    ("OrganizationApi.put", "PUT", "/api/v1/organization/{org}"),
+    ("OrganizationApi.delete", "DELETE", "/api/v1/organization/{org}"),
+    ("ContactApi.get", "GET", "/api/v1/contact/{contact}"),
+    ("ContactApi.put", "PUT", "/api/v1/contact/{contact}"),
+    ("ContactApi.delete", "DELETE", "/api/v1/contact/{contact}"),
+    ("RequestApi.get", "GET", "/api/v1/request/{request}"),
+    ("RequestApi.put", "PUT", "/api/v1/request/{request}"),
+    ("RequestApi.delete", "DELETE", "/api/v1/request/{request}"),
+    ("RequestApi.post_status", "POST", "/api/v1/request/{request}/status"),
+    ("RequestApi.post_delivery", "POST", "/api/v1/request/{request}/delivery"),
+    ("RequestApi.post_comment", "POST", "/api/v1/request/{request}/comments"),
+    ("RequestApi.replace_items", "PUT", "/api/v1/request/{request}/items"),
+]
+
+FORM_BODY = {
+    "name": "ООО «Захвачено»",
+    "full_name": "Захватов",
+    "status": "dead",
+    "delivery_status": "delivered",
+    "comment": "hijack",
+    "action": "muldelete",
+    "equipment-0-equipment_type": "hijack",
+    "organization": "{own_org}",
+}
+API_BODY = {
+    "name": "ООО «Захвачено»",
+    "full_name": "Захватов",
+    "status": "dead",
+    "delivery_status": "delivered",
+    "comment": "hijack",
+    "text": "hijack",
+    "items": [{"equipment_type": "hijack"}],
+}
+
+
+def _unchanged(app: Flask, world: dict) -> None:
+    with app.app_context():
+        request = db.session.get(Request, world["request"])
+        assert request is not None and request.status == "preparing_offer" and request.delivery_status == "not_started"
+        assert [item.equipment_type for item in request.items] == ["secret-equipment"]
+        assert db.session.get(Organization, world["org"]).name == "ООО «Чужой клиент»"
+        assert db.session.get(Contact, world["contact"]).full_name == "Чужаков Игорь"
+        assert db.session.scalar(select(func.count(RequestComment.id))) == 1
+        assert db.session.scalar(select(func.count(RequestDocument.id))) == 1
+
+
+@pytest.mark.parametrize(("endpoint", "method", "url"), RECORD_PATHS, ids=[f"{m} {u}" for _, m, u in RECORD_PATHS])
+def test_session_paths_answer_404_for_a_colleagues_record(app, petrova, world, endpoint, method, url):
+    url = url.format(**world)
+    data = {key: value.format(**world) for key, value in FORM_BODY.items()}
+    data["csrf_token"] = csrf_token(petrova, "/organizationview/add")
+    data["rowid"] = str(
+        world["org"] if "organization" in url else world["contact"] if "contact" in url else world["request"]
+    )
+    data["file"] = (io.BytesIO(b"%PDF-1.4"), "x.pdf")
+    answer = petrova.get(url) if method == "GET" else petrova.post(url, data=data, content_type="multipart/form-data")
+    assert answer.status_code == 404, (endpoint, answer.status_code)
+    assert_no_secret(answer.get_data(as_text=True))
+    _unchanged(app, world)
+
+
+@pytest.mark.parametrize(("endpoint", "method", "url"), API_PATHS, ids=[f"{m} {u}" for _, m, u in API_PATHS])
+def test_api_paths_answer_404_for_a_colleagues_record(app, client, world, endpoint, method, url):
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    answer = client.open(url.format(**world), method=method, json=API_BODY, headers=headers)
+    assert answer.status_code == 404, (endpoint, answer.status_code, answer.get_data(as_text=True)[:300])
+    assert_no_secret(answer.get_data(as_text=True))
+    _unchanged(app, world)
+
+
+def test_lists_counts_and_searches_show_exactly_her_rows(app, petrova, world):
+    organizations = petrova.get("/organizationview/list/").get_data(as_text=True)
+    assert "Свой клиент" in organizations and "Общий клиент" in organizations
+    assert_no_secret(organizations)
+    assert organizations.count('class="crm-row"') == 2
+    requests = petrova.get("/requestview/list/").get_data(as_text=True)
+    assert world["own_request_number"] in requests and world["shared_request_number"] in requests
+    assert world["request_number"] not in requests
+    assert_no_secret(requests)
+    assert '<span class="badge">2</span>' in requests  # the "All" status link counts only her two
+    contacts = petrova.get("/contactview/list/").get_data(as_text=True)
+    assert "Своев" in contacts and "Общий Олег" in contacts
+    assert_no_secret(contacts)
+    for term in ["Чужой", "Чужаков", "9160000001", "secret"]:
+        # The page repeats the typed term in the search box; what matters is that no row is found.
+        for url in ["/organizationview/list/", "/requestview/list/"]:
+            found = petrova.get(url, query_string={"q": term}).get_data(as_text=True)
+            assert found.count('class="crm-row"') == 0, (url, term)
+    stalled = petrova.get("/organizationview/list/", query_string={"request_status": "preparing_offer"})
+    assert_no_secret(stalled.get_data(as_text=True))
+
+
+def test_shared_organization_page_shows_only_her_request(app, petrova, world):
+    page = petrova.get(f"/organizationview/show/{world['shared_org']}").get_data(as_text=True)
+    assert world["shared_request_number"] in page
+    assert world["request_number"] not in page
+
+
+def test_form_dropdowns_offer_only_her_clients_and_herself(app, petrova, world):
+    form = petrova.get("/requestview/add").get_data(as_text=True)
+    assert "Свой клиент" in form and "Общий клиент" in form
+    assert_no_secret(form)
+    assert "Петрова" in form and "Сидоров" not in form and "Иванов" not in form
+    contact_form = petrova.get("/contactview/add").get_data(as_text=True)
+    assert_no_secret(contact_form)
+    search = petrova.get("/contactview/list/").get_data(as_text=True)
+    assert_no_secret(search)
+
+
+def test_api_lists_and_info_show_exactly_her_rows(app, client, world):
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    organizations = client.get("/api/v1/organization/", headers=headers).get_json()
+    assert sorted(row["name"] for row in organizations["result"]) == ["ООО «Общий клиент»", "ООО «Свой клиент»"]
+    assert organizations["count"] == 2
+    requests = client.get("/api/v1/request/", headers=headers).get_json()
+    assert sorted(row["id"] for row in requests["result"]) == sorted([world["own_request"], world["shared_request"]])
+    contacts = client.get("/api/v1/contact/", headers=headers).get_json()
+    assert_no_secret(str(contacts))
+    for resource in ["request", "contact", "organization"]:
+        info = client.get(f"/api/v1/{resource}/_info", headers=headers)
+        assert info.status_code == 200
+        assert_no_secret(info.get_data(as_text=True))
+        assert "sidorov" not in info.get_data(as_text=True) and "Сидоров" not in info.get_data(as_text=True)
+
+
+def test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away(app, client, world):
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    contact = client.post(
+        "/api/v1/contact/", json={"organization": world["org"], "full_name": "Подкидыш"}, headers=headers
+    )
+    assert contact.status_code in (400, 422)
+    request = client.post("/api/v1/request/", json={"organization": world["org"]}, headers=headers)
+    assert request.status_code in (400, 422)
+    with app.app_context():
+        sidorov_id = _user("sidorov").id
+    handed = client.put(f"/api/v1/organization/{world['own_org']}", json={"responsible": sidorov_id}, headers=headers)
+    assert handed.status_code in (400, 422)
+    created_for_colleague = client.post(
+        "/api/v1/organization/", json={"name": "ООО Подарок", "responsible": sidorov_id}, headers=headers
+    )
+    assert created_for_colleague.status_code in (400, 422)
+    with app.app_context():
+        assert db.session.get(Organization, world["own_org"]).responsible.username == "petrova"
+        assert db.session.scalar(select(Contact.id).where(Contact.full_name == "Подкидыш")) is None
+        assert db.session.scalar(select(Organization.id).where(Organization.name == "ООО Подарок")) is None
+        assert db.session.scalar(select(func.count(Request.id))) == 3
+
+
+def test_she_can_still_edit_the_shared_organization_without_taking_it_over(app, petrova, world):
+    url = f"/organizationview/edit/{world['shared_org']}"
+    page = petrova.get(url).get_data(as_text=True)
+    assert "Сидоров" in page  # the current responsible stays selectable
+    with app.app_context():
+        sidorov_id = _user("sidorov").id
+    answer = petrova.post(
+        url,
+        data={
+            "name": "ООО «Общий клиент»",
+            "city": "Тверь",
+            "responsible": str(sidorov_id),
+            "csrf_token": csrf_token(petrova, url),
+        },
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        shared = db.session.get(Organization, world["shared_org"])
+        assert shared.city == "Тверь" and shared.responsible.username == "sidorov"
+
+
+def test_scope_all_and_the_administrator_see_everything(app, client, world):
+    for username in ["ivanov", "admin"]:
+        headers = {"Authorization": f"Bearer {api_token(client, username)}"}
+        assert client.get("/api/v1/organization/", headers=headers).get_json()["count"] == 3
+        assert client.get(f"/api/v1/request/{world['request']}", headers=headers).status_code == 200
+
+
+ADMIN_ONLY_PREFIXES = (
+    "/users/",
+    "/roles/",
+    "/permissions/",
+    "/permissionviews/",
+    "/viewmenus/",
+    "/groups/",
+    "/userstatschartview/",
+    "/resetpassword/",
+    "/catalogueentryview/",
+    "/documentcategoryview/",
+    "/api/v1/security/users",
+    "/api/v1/security/roles",
+    "/api/v1/security/groups",
+    "/api/v1/security/permissions",
+    "/api/v1/security/resources",
+)
+SELF_SERVICE = {
+    "CrmUserDBModelView.userinfo",
+    "ResetMyPasswordView.this_form_get",
+    "ResetMyPasswordView.this_form_post",
+    "UserInfoEditView.this_form_get",
+    "UserInfoEditView.this_form_post",
+}
+
+
+def _admin_only_rules(app: Flask):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(ADMIN_ONLY_PREFIXES) and rule.endpoint not in SELF_SERVICE:
+            yield rule
+
+
+def test_managers_cannot_reach_user_or_security_administration(app, client):
+    login(client, "petrova")
+    token = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    checked = 0
+    for rule in _admin_only_rules(app):
+        url = rule.rule
+        for argument in rule.arguments:
+            url = (
+                url.replace(f"<int:{argument}>", "1").replace(f"<string:{argument}>", "x").replace(f"<{argument}>", "1")
+            )
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            headers = token if url.startswith("/api/") else {}
+            answer = client.open(url, method=method, headers=headers, json={} if method != "GET" else None)
+            # 400: a form POST without a CSRF token is refused before anything else.
+            assert answer.status_code in (302, 400, 401, 403, 404), (method, url, answer.status_code)
+            if answer.status_code == 302:
+                assert "/login" in answer.headers["Location"] or answer.headers["Location"].endswith("/"), url
+            checked += 1
+    assert checked > 80
+
+
+# Endpoints that do not take a record of a client: why each is safe, or where it is tested.
+NOT_RECORD_BOUND = {
+    "static": "static files",
+    "appbuilder.static": "FAB's static files",
+    "health.health": "no data",
+    "CrmIndexView.index": "no data",
+    "AuthDBView.login": "login",
+    "AuthDBView.logout": "logout",
+    "LocaleView.index": "language switch",
+    "UtilView.back": "redirect to the previous page",
+    "MenuApi.get_menu_data": "menu entries by permission",
+    "OpenApi.get": "API description",
+    "SwaggerView.show": "API description",
+    "SecurityApi.login": "login",
+    "SecurityApi.refresh": "token refresh",
+    "CatalogueApi.suggest": "shared reference data: equipment names, no client or request",
+    "OrganizationView.list": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "ContactView.list": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "RequestView.list": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "OrganizationRequestsView.list": "test_shared_organization_page_shows_only_her_request",
+    "OrganizationView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",
+    "ContactView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",
+    "RequestView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",
+    "OrganizationRequestsView.add": "same form as RequestView.add",
+    "OrganizationApi.get_list": "test_api_lists_and_info_show_exactly_her_rows",
+    "ContactApi.get_list": "test_api_lists_and_info_show_exactly_her_rows",
+    "RequestApi.get_list": "test_api_lists_and_info_show_exactly_her_rows",
+    "OrganizationApi.info": "test_api_lists_and_info_show_exactly_her_rows",
+    "ContactApi.info": "test_api_lists_and_info_show_exactly_her_rows",
+    "RequestApi.info": "test_api_lists_and_info_show_exactly_her_rows",
+    "OrganizationApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    "ContactApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    "RequestApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+}
+
+
+def test_every_route_is_in_the_leak_matrix(app):
+    covered = {endpoint for endpoint, _, _ in RECORD_PATHS + API_PATHS}
+    covered |= set(NOT_RECORD_BOUND) | SELF_SERVICE | {rule.endpoint for rule in _admin_only_rules(app)}
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - covered)
+    assert missing == [], "add these routes to the leak matrix in tests/test_access.py"
