@@ -1,0 +1,67 @@
+"""Agent tests: a private agent home, an in-memory keyring, a real HTTP server, a recorder instead of plyer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+
+from agent.client import AuthSession, Client
+from agent.config import read_password
+from agent.loop import Agent, Backoff, CursorStore
+from agent.notifier import Notifier
+from tests.agent.fake_crm import PASSWORD, FakeCRM
+from tests.agent.keyrings_for_tests import MemoryKeyring
+from tests.agent.support import Recorder
+
+
+@pytest.fixture(autouse=True)
+def agent_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own agent home, no proxy (the server is on 127.0.0.1) and a clean keyring."""
+    home = tmp_path / "agent-home"
+    monkeypatch.setenv("ZAPTRADE_AGENT_HOME", str(home))
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield home
+    keyring.set_keyring(previous)
+    for name in ("agent", "py.warnings"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.propagate = True  # let caplog see the next test's records
+
+
+@pytest.fixture
+def crm() -> Iterator[FakeCRM]:
+    server = FakeCRM()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def make_agent(crm: FakeCRM, recorder: Recorder, agent_env: Path) -> Callable[..., Agent]:
+    """An Agent as ``run`` builds it, with fast timings; the password comes from the (test) keyring."""
+    agent_env.mkdir(parents=True, exist_ok=True)
+    keyring.set_password("zaptrade-agent", "ivanov", PASSWORD)
+
+    def build(**kwargs: Any) -> Agent:
+        session = AuthSession(Client(crm.url, timeout=5), "ivanov", lambda: read_password("ivanov"))
+        kwargs.setdefault("poll_seconds", 0.05)
+        kwargs.setdefault("settings_every", None)  # the server's 30 s would override the fast test interval
+        kwargs.setdefault("backoff", Backoff(base=0.02, cap=0.2))
+        return Agent(session, Notifier(recorder), CursorStore(agent_env, crm.url, "ivanov"), **kwargs)
+
+    return build

@@ -1,0 +1,148 @@
+"""Start-at-login entries for Linux, Windows and macOS, computed on this (Linux) machine."""
+
+from __future__ import annotations
+
+import plistlib
+import sys
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import pytest
+
+from agent import autostart
+from agent.__main__ import main
+
+
+def test_linux_desktop_entry(tmp_path: Path) -> None:
+    entry = autostart.autostart_entry("linux", "/home/ivan", {}, "/opt/crm/.venv/bin/python", "/opt/crm")
+    assert entry.path == PurePosixPath("/home/ivan/.config/autostart/zaptrade-agent.desktop")
+    lines = entry.content.splitlines()
+    assert lines[0] == "[Desktop Entry]"
+    assert "Type=Application" in lines
+    assert "Exec=/opt/crm/.venv/bin/python -m agent run" in lines
+    assert "Path=/opt/crm" in lines
+    assert "X-GNOME-Autostart-enabled=true" in lines
+    assert "Name[ru]=Агент ZapTrade CRM" in lines
+
+
+def test_linux_entry_respects_xdg_config_home_and_quotes_odd_paths() -> None:
+    python = "/home/ivan/my venv/100%/bin/python"
+    entry = autostart.autostart_entry("linux", "/home/ivan", {"XDG_CONFIG_HOME": "/cfg"}, python, "/w")
+    assert entry.path == PurePosixPath("/cfg/autostart/zaptrade-agent.desktop")
+    exec_line = next(line for line in entry.content.splitlines() if line.startswith("Exec="))
+    assert exec_line == 'Exec="/home/ivan/my venv/100%%/bin/python" -m agent run'
+    # a relative XDG_CONFIG_HOME is invalid by the spec and ignored
+    relative = autostart.autostart_entry("linux", "/home/ivan", {"XDG_CONFIG_HOME": "cfg"}, python, "/w")
+    assert relative.path == PurePosixPath("/home/ivan/.config/autostart/zaptrade-agent.desktop")
+
+
+def test_linux_exec_value_unescapes_to_the_interpreter_path() -> None:
+    python = '/odd "dir"/$HOME/back\\slash/python'
+    entry = autostart.autostart_entry("linux", "/home/ivan", {}, python, "/w")
+    exec_value = next(line for line in entry.content.splitlines() if line.startswith("Exec="))[5:]
+    assert _parse_exec(_unescape_string(exec_value)) == [python, "-m", "agent", "run"]
+
+
+def _unescape_string(value: str) -> str:
+    """Desktop Entry "string" value: \\s \\n \\t \\r \\\\ escapes."""
+    out, chars = [], iter(value)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars)
+            out.append({"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[nxt])
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _parse_exec(value: str) -> list[str]:
+    """Exec= arguments by the spec: split on spaces; in double quotes a backslash escapes " ` $ and backslash."""
+    args: list[str] = []
+    current: list[str] = []
+    quoted = started = False
+    chars = iter(value)
+    for char in chars:
+        if quoted:
+            if char == "\\":
+                current.append(next(chars))
+            elif char == '"':
+                quoted = False
+            else:
+                current.append(char)
+        elif char == '"':
+            quoted = started = True
+        elif char == " ":
+            if started or current:
+                args.append("".join(current).replace("%%", "%"))
+            current, started = [], False
+        else:
+            current.append(char)
+    if started or current:
+        args.append("".join(current).replace("%%", "%"))
+    return args
+
+
+def test_windows_startup_cmd() -> None:
+    environ = {"APPDATA": r"C:\Users\Иван\AppData\Roaming"}
+    python = r"C:\Users\Иван\AppData\Local\Programs\Python\Python311\pythonw.exe"
+    entry = autostart.autostart_entry("windows", r"C:\Users\Иван", environ, python, r"C:\ZapTrade\agent-100%")
+    assert entry.path == PureWindowsPath(
+        r"C:\Users\Иван\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup\ZapTrade Agent.cmd"
+    )
+    assert entry.content.endswith("\r\n") and "\n" not in entry.content.replace("\r\n", "")
+    lines = entry.content.split("\r\n")
+    assert lines[0] == "@echo off"
+    assert "chcp 65001 >nul" in lines  # Cyrillic user folders
+    assert r'cd /d "C:\ZapTrade\agent-100%%"' in lines
+    assert f'start "" "{python}" -m agent run' in lines
+
+
+def test_windows_without_appdata_uses_the_roaming_folder() -> None:
+    entry = autostart.autostart_entry("windows", r"C:\Users\ivan", {}, r"C:\Py\python.exe", r"C:\crm")
+    assert str(entry.path).startswith(r"C:\Users\ivan\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup")
+
+
+def test_macos_launch_agent() -> None:
+    entry = autostart.autostart_entry("macos", "/Users/ivan", {}, "/usr/local/bin/python3", "/Users/ivan/crm")
+    assert entry.path == PurePosixPath("/Users/ivan/Library/LaunchAgents/ru.zaptrade.agent.plist")
+    plist = plistlib.loads(entry.content.encode("utf-8"))
+    assert plist["Label"] == "ru.zaptrade.agent"
+    assert plist["ProgramArguments"] == ["/usr/local/bin/python3", "-m", "agent", "run"]
+    assert plist["RunAtLoad"] is True
+    assert plist["WorkingDirectory"] == "/Users/ivan/crm"
+    assert "KeepAlive" not in plist  # exit 2 ("password changed") must not be restarted into a loop
+
+
+def test_unknown_platform_is_refused() -> None:
+    with pytest.raises(ValueError):
+        autostart.autostart_entry("amiga", "/", {}, "python", "/")
+
+
+@pytest.mark.parametrize("platform", ["linux", "macos"])
+def test_install_status_remove(tmp_path: Path, platform: str) -> None:
+    entry = autostart.autostart_entry(platform, tmp_path, {}, sys.executable, autostart.package_root())
+    assert autostart.status(entry) == autostart.ABSENT
+    path = autostart.install(entry)
+    assert path.read_text(encoding="utf-8") == entry.content
+    assert autostart.status(entry) == autostart.INSTALLED
+    moved = autostart.autostart_entry(platform, tmp_path, {}, "/elsewhere/python", autostart.package_root())
+    assert autostart.status(moved) == autostart.DIFFERENT
+    assert autostart.remove(entry) is True
+    assert autostart.remove(entry) is False
+    assert autostart.status(entry) == autostart.ABSENT
+
+
+def test_cli_autostart_uses_this_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert main(["autostart", "status"]) == 0
+    assert "выключен" in capsys.readouterr().out
+    assert main(["autostart", "install"]) == 0
+    desktop = tmp_path / "cfg" / "autostart" / "zaptrade-agent.desktop"
+    assert f"Exec={sys.executable} -m agent run" in desktop.read_text(encoding="utf-8")
+    assert f"Path={autostart.package_root()}" in desktop.read_text(encoding="utf-8")
+    assert main(["autostart", "status"]) == 0
+    assert "включён" in capsys.readouterr().out
+    assert main(["autostart", "remove"]) == 0
+    assert not desktop.exists()

@@ -1,0 +1,211 @@
+"""``python -m agent`` commands against the real HTTP test server, in-process and as real subprocesses."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail
+
+from agent import autostart
+from agent.__main__ import main
+from agent.config import CONFIG_FILE, CURSOR_FILE, LOG_FILE
+from tests.agent.fake_crm import PASSWORD, FakeCRM, encode_cursor
+from tests.agent.support import Recorder
+
+ROOT = Path(autostart.package_root())
+
+
+def _setup(crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, password: str = PASSWORD) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+    return main(["setup", "--server", crm.url + "/", "--username", "ivanov", "--password-stdin"])
+
+
+def _all_files_text(folder: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_setup_stores_the_password_only_in_the_keyring(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crm.settings["poll_seconds"] = 45
+    crm.add_events(2)
+    assert _setup(crm, monkeypatch) == 0
+    assert "Готово" in capsys.readouterr().out
+    config = json.loads((agent_env / CONFIG_FILE).read_text(encoding="utf-8"))
+    assert config == {"server": crm.url, "username": "ivanov", "poll_seconds": 45}
+    assert keyring.get_password("zaptrade-agent", "ivanov") == PASSWORD
+    assert PASSWORD not in _all_files_text(agent_env)  # not in the config, the cursor or the log
+    # the feed's "now" is taken at setup: what happens before the first run is caught up, not skipped
+    assert json.loads((agent_env / CURSOR_FILE).read_text())["cursor"] == encode_cursor(2)
+
+
+def test_interactive_setup(crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path) -> None:
+    answers = iter([crm.url, "ivanov"])
+    prompts: list[str] = []
+
+    def fake_input(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
+    assert main(["setup"]) == 0
+    assert prompts[0].startswith("Адрес сервера CRM") and prompts[1].startswith("Логин")
+    assert json.loads((agent_env / CONFIG_FILE).read_text())["username"] == "ivanov"
+
+
+def test_setup_with_a_wrong_password_stores_nothing(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _setup(crm, monkeypatch, password="wrong") == 1
+    assert "Неверный логин или пароль" in capsys.readouterr().err
+    assert not (agent_env / CONFIG_FILE).exists()
+    assert keyring.get_password("zaptrade-agent", "ivanov") is None
+
+
+def test_setup_refuses_without_a_secure_keyring(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyring.set_keyring(fail.Keyring())
+    assert _setup(crm, monkeypatch) == 1
+    assert "защищённое хранилище паролей" in capsys.readouterr().err
+    assert not (agent_env / CONFIG_FILE).exists()
+    assert crm.count("POST", "/api/v1/security/login") == 0  # refused before the password was even sent
+    assert PASSWORD not in _all_files_text(agent_env)
+
+
+def test_setup_with_the_server_down(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crm.stop()
+    assert _setup(crm, monkeypatch) == 1
+    assert "Не удалось связаться с сервером" in capsys.readouterr().err
+
+
+def test_run_once_catches_up_from_setup(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, recorder: Recorder, agent_env: Path
+) -> None:
+    assert _setup(crm, monkeypatch) == 0
+    crm.add_event("request_comment", title="Комментарий к запросу 2026-0001", message="Клиент просит скидку")
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert recorder.titles == ["Комментарий к запросу 2026-0001"]
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert len(recorder.calls) == 1
+    log_text = (agent_env / LOG_FILE).read_text(encoding="utf-8")
+    assert "Клиент просит скидку" in log_text and PASSWORD not in log_text
+
+
+def test_run_without_setup_asks_for_setup(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--once"], notify=recorder) == 2
+    assert "python -m agent setup" in capsys.readouterr().err
+    assert len(recorder.calls) == 1 and "не настроен" in recorder.titles[0]
+
+
+def test_run_with_the_password_gone_from_the_keyring(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
+) -> None:
+    assert _setup(crm, monkeypatch) == 0
+    keyring.delete_password("zaptrade-agent", "ivanov")
+    assert main(["run", "--once"], notify=recorder) == 2
+    assert len(recorder.calls) == 1
+
+
+def test_second_agent_does_not_start(crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path) -> None:
+    from agent.loop import InstanceLock
+
+    assert _setup(crm, monkeypatch) == 0
+    lock = InstanceLock(agent_env / "agent.lock")
+    assert lock.acquire()
+    try:
+        assert main(["run", "--once"], notify=Recorder()) == 3
+    finally:
+        lock.release()
+
+
+def test_settings_show_and_toggle(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _setup(crm, monkeypatch) == 0
+    capsys.readouterr()
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "[x] reminder" in out and "Интервал опроса: 30 с" in out
+    assert main(["settings", "--disable", "reminder", "--disable", "delivery_status", "--poll-seconds", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "[ ] reminder" in out and "[ ] delivery_status" in out and "[x] request_created" in out
+    assert crm.settings == {
+        "kinds": {
+            "request_created": True,
+            "request_status": True,
+            "delivery_status": False,
+            "request_comment": True,
+            "reminder": False,
+        },
+        "poll_seconds": 60,
+    }
+    assert json.loads((agent_env / CONFIG_FILE).read_text())["poll_seconds"] == 60
+    assert main(["settings", "--enable", "reminder"]) == 0
+    assert crm.settings["kinds"]["reminder"] is True
+
+
+def test_settings_refuses_nonsense(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _setup(crm, monkeypatch) == 0
+    assert main(["settings", "--poll-seconds", "1"]) == 1
+    assert main(["settings", "--enable", "reminder", "--disable", "reminder"]) == 1
+    with pytest.raises(SystemExit):
+        main(["settings", "--enable", "birthdays"])
+    assert crm.count("PUT", "/api/v1/agent/settings") == 0
+
+
+def test_disabled_kind_is_not_shown(crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+    assert _setup(crm, monkeypatch) == 0
+    assert main(["settings", "--disable", "reminder"]) == 0
+    crm.add_event("reminder", title="Напоминание")
+    crm.add_event("request_status", title="Статус запроса 2026-0002: в работе")
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert recorder.titles == ["Статус запроса 2026-0002: в работе"]
+
+
+def test_real_processes_with_real_plyer(crm: FakeCRM, tmp_path: Path) -> None:
+    """``python -m agent`` as the user runs it; plyer is the real one, so on this headless machine the pop-up
+    cannot appear, and the log must say so while the event is still recorded and the cursor moves on."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(
+        ZAPTRADE_AGENT_HOME=str(tmp_path / "proc-home"),
+        ZAPTRADE_TEST_KEYRING=str(tmp_path / "keyring.json"),
+        PYTHON_KEYRING_BACKEND="tests.agent.keyrings_for_tests.FileTestKeyring",
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # like a service started outside the desktop session
+    env.pop("XDG_RUNTIME_DIR", None)
+
+    def agent(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "agent", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=30,
+        )
+
+    setup = agent("setup", "--server", crm.url, "--username", "ivanov", "--password-stdin", stdin=PASSWORD + "\n")
+    assert setup.returncode == 0, setup.stderr
+    assert PASSWORD not in (tmp_path / "proc-home" / CONFIG_FILE).read_text(encoding="utf-8")
+    crm.add_event("request_created", title="Новый запрос 2026-0042", message="ООО «Ромашка»: насос ЦНС 38-44")
+    run = agent("run", "--once")
+    assert run.returncode == 0, run.stderr
+    log_text = (tmp_path / "proc-home" / LOG_FILE).read_text(encoding="utf-8")
+    assert "event 1 [request_created] Новый запрос 2026-0042 — ООО «Ромашка»: насос ЦНС 38-44" in log_text
+    assert "pop-up for event 1" in log_text  # FAILED or "probably not shown": never silently "fine"
+    assert json.loads((tmp_path / "proc-home" / CURSOR_FILE).read_text())["cursor"] == encode_cursor(1)
