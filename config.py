@@ -72,8 +72,12 @@ class Config:
         # Managers work with the client base; access to individual records is decided by
         # app/access.py, not by these view permissions.
         "Manager": [
-            [r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView)", r"can_.*"],
-            [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi)", r"can_.*"],
+            [
+                r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView"
+                r"|RemindersView|AgentSettingsView)",
+                r"can_.*",
+            ],
+            [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],
             [r"(Organizations|Contacts|Client base|Requests)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
@@ -109,6 +113,15 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "crm@localhost")
 
     SCHEDULER_INTERVAL = float(os.environ.get("SCHEDULER_INTERVAL", 5))
+    REMINDER_SWEEP_SECONDS = int(os.environ.get("REMINDER_SWEEP_SECONDS", 10))
+    REMINDER_SWEEP_BATCH = 10000
+    REMINDER_SEND_BATCH = int(os.environ.get("REMINDER_SEND_BATCH", 50))  # e-mails per job and SMTP connection
+    # A reminder stuck in "sending" this long (its worker died) is taken over by another.
+    REMINDER_CLAIM_LEASE_SECONDS = int(os.environ.get("REMINDER_CLAIM_LEASE_SECONDS", 120))
+    # Waits between e-mail attempts; after the last one the reminder shows as failed (about 2 hours).
+    REMINDER_RETRY_DELAYS = [
+        float(s) for s in os.environ.get("REMINDER_RETRY_DELAYS", "30,60,120,300,600,900,1800,1800,1800").split(",")
+    ]
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 
     @classmethod

@@ -12,12 +12,11 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
-from rq_scheduler import Scheduler
 
 from app import create_app
 from app.extensions import redis_connection
-
-QUEUES = ["default"]
+from app.jobs.context import QUEUE_NAME
+from app.jobs.schedule import CrmScheduler
 
 
 def _wait_for_redis(connection: Redis, seconds: float = 30) -> None:
@@ -39,9 +38,9 @@ def main(role: str) -> None:
         connection = redis_connection()
         _wait_for_redis(connection)
         if role == "worker":
-            Worker(QUEUES, connection=connection).work(with_scheduler=False)
+            Worker([QUEUE_NAME], connection=connection).work(with_scheduler=False)
         elif role == "scheduler":
-            Scheduler(connection=connection, interval=app.config["SCHEDULER_INTERVAL"]).run()
+            CrmScheduler(connection=connection, interval=app.config["SCHEDULER_INTERVAL"]).run()
         else:
             raise SystemExit(f"usage: {sys.argv[0]} worker|scheduler")
 

@@ -29,11 +29,13 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     from app.cli import crm_cli
     from app.errors import register_error_handlers
     from app.health import health_blueprint
-    from app.views.requests import register_template_globals
+    from app.views import reminders as reminder_views
+    from app.views import requests as request_views
 
     formatting.register(app)
     register_error_handlers(app)
-    register_template_globals(app)
+    request_views.register_template_globals(app)
+    reminder_views.register_template_globals(app)
     app.register_blueprint(health_blueprint)
     csrf.exempt(health_blueprint)
     app.cli.add_command(crm_cli)
@@ -43,11 +45,15 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 def _register_views(appbuilder) -> None:
     from flask_babel import lazy_gettext as _l
 
+    from app.api.agent import AgentApi
     from app.api.catalogue import CatalogueApi
     from app.api.clients import ContactApi, OrganizationApi
+    from app.api.reminders import ReminderApi
     from app.api.requests import RequestApi
+    from app.views.agent import AgentSettingsView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
+    from app.views.reminders import RemindersView
     from app.views.requests import OrganizationRequestsView, RequestView
 
     appbuilder.add_view(
@@ -69,6 +75,8 @@ def _register_views(appbuilder) -> None:
     )
     appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
     appbuilder.add_view_no_menu(OrganizationRequestsView)
+    appbuilder.add_view_no_menu(RemindersView)  # reached from the navigation bar's signal
+    appbuilder.add_view_no_menu(AgentSettingsView)
     appbuilder.add_view(
         CatalogueEntryView,
         "Equipment catalogue",
@@ -90,3 +98,5 @@ def _register_views(appbuilder) -> None:
     appbuilder.add_api(ContactApi)
     appbuilder.add_api(CatalogueApi)
     appbuilder.add_api(RequestApi)
+    appbuilder.add_api(ReminderApi)
+    appbuilder.add_api(AgentApi)

@@ -10,11 +10,13 @@ from typing import Any
 
 from flask import abort, current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
-from sqlalchemy import Select, false, inspect, or_, select
+from sqlalchemy import Select, and_, false, inspect, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from app.models.clients import Contact, Organization
+from app.models.events import AgentEvent
+from app.models.reminders import Reminder
 from app.models.requests import Request, RequestDocument
 from app.models.users import CrmUser, RecordScope
 
@@ -26,7 +28,7 @@ def current_user() -> CrmUser | None:
 
 def sees_everything(user: CrmUser) -> bool:
     """The administrator, and managers whose scope is "all records"."""
-    if any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles):
+    if is_administrator(user):
         return True
     return getattr(user, "record_scope", RecordScope.OWN) == RecordScope.ALL
 
@@ -145,6 +147,49 @@ def get_document_or_404(pk: int, user: CrmUser | None = None) -> RequestDocument
     return document
 
 
+def is_administrator(user: CrmUser | None) -> bool:
+    return user is not None and any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles)
+
+
+def reminder_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
+    """Reminders are personal: each manager his own; the administrator sees everyone's."""
+    if user is None:
+        return false()
+    return None if is_administrator(user) else Reminder.owner_id == user.id
+
+
+def visible_reminders(user: CrmUser | None = None) -> Select:
+    query = select(Reminder)
+    clause = reminder_clause(user or current_user())
+    return query if clause is None else query.where(clause)
+
+
+def get_reminder_or_404(pk: int, user: CrmUser | None = None) -> Reminder:
+    reminder = db.session.execute(visible_reminders(user).where(Reminder.id == pk)).scalar_one_or_none()
+    if reminder is None:
+        abort(404)
+    return reminder
+
+
+def event_clause(user: CrmUser) -> ColumnElement[bool]:
+    """The Agent feed: reminders addressed to the user, and events of requests he may see."""
+    addressed = AgentEvent.recipient_id == user.id
+    requests = request_clause(user)
+    request_events = and_(AgentEvent.recipient_id.is_(None), AgentEvent.request_id.is_not(None))
+    if requests is not None:
+        request_events = and_(request_events, AgentEvent.request_id.in_(select(Request.id).where(requests)))
+    return or_(addressed, request_events)
+
+
+class VisibleReminders(BaseFilter):
+    name = "Visible to the user"
+    arg_name = "visible"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        clause = reminder_clause(current_user())
+        return query if clause is None else query.filter(clause)
+
+
 class VisibleOrganizations(BaseFilter):
     """FAB base filter for organisation views and APIs: applies the policy to every query."""
 
@@ -193,6 +238,7 @@ class AssignableUsers(BaseFilter):
 ORGANIZATION_BASE_FILTERS = [["id", VisibleOrganizations, lambda: None]]
 CONTACT_BASE_FILTERS = [["id", VisibleContacts, lambda: None]]
 REQUEST_BASE_FILTERS = [["id", VisibleRequests, lambda: None]]
+REMINDER_BASE_FILTERS = [["id", VisibleReminders, lambda: None]]
 ASSIGNABLE_USER_FILTERS = [["id", AssignableUsers, None]]
 ORGANIZATION_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Organization)]]
 REQUEST_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Request)]]

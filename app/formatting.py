@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 
 def user_timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    """The logged-in user's zone, else the company's."""
+    user = getattr(g, "user", None) if has_request_context() else None
+    return ZoneInfo(getattr(user, "timezone", None) or current_app.config["DEFAULT_TIMEZONE"])
 
 
 def local_datetime(value: datetime | None, pattern: str = "%d.%m.%Y %H:%M") -> str:

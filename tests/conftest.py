@@ -19,6 +19,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import create_engine, delete, text
 
+from tests.smtp_sink import SmtpSink
+
 PASSWORD = "Secret-Passw0rd-for-tests"
 
 
@@ -73,8 +75,17 @@ def _fresh_database_url(tmp_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The application on a database built by the migrations, with an admin and two managers."""
+def smtp() -> Iterator[SmtpSink]:
+    """The real SMTP server every e-mail of the suite goes to."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def app(redis_url: str, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The application on a database built by the migrations, with an admin and three managers."""
     tmp_dir = tmp_path_factory.mktemp("app")
     from config import TestConfig
 
@@ -82,6 +93,10 @@ def app(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fl
         SQLALCHEMY_DATABASE_URI = _fresh_database_url(tmp_dir)
         REDIS_URL = redis_url
         UPLOAD_FOLDER = str(tmp_dir / "uploads")
+        MAIL_SERVER = "127.0.0.1"
+        MAIL_PORT = smtp.port
+        MAIL_SUPPRESS_SEND = False
+        MAIL_DEFAULT_SENDER = "crm@zaptrade.test"
 
     from app import create_app
 

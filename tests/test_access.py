@@ -15,14 +15,16 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from app.domain.reminders import create_reminder
 from app.domain.requests import add_comment, attach_document
 from app.extensions import db
 from app.files import store_upload
-from app.models import Contact, CrmUser, Organization, Request, RequestComment, RequestDocument
+from app.models import Contact, CrmUser, Organization, Reminder, Request, RequestComment, RequestDocument
+from app.models.stamps import utcnow
 from tests.conftest import api_token, csrf_token, login
 from tests.factories import make_organization, make_request
 
-SECRET_NAMES = ["Чужой клиент", "Чужаков", "secret-equipment", "secret-comment", "secret.pdf"]
+SECRET_NAMES = ["Чужой клиент", "Чужаков", "secret-equipment", "secret-comment", "secret.pdf", "secret-reminder"]
 
 
 def _user(username: str) -> CrmUser:
@@ -42,6 +44,7 @@ def world(app: Flask) -> dict[str, int | str]:
             foreign, items=[{"equipment_type": "secret-equipment"}], responsible=sidorov, author=sidorov
         )
         add_comment(foreign_request, "secret-comment", sidorov)
+        foreign_reminder = create_reminder(db.session, sidorov, "secret-reminder", utcnow(), organization=foreign)
         stored = store_upload(FileStorage(io.BytesIO(b"%PDF-1.4 secret"), filename="secret.pdf"))
         attach_document(foreign_request, stored, sidorov)
         db.session.commit()
@@ -54,6 +57,7 @@ def world(app: Flask) -> dict[str, int | str]:
             "contact": foreign.contacts[0].id,
             "request": foreign_request.id,
             "document": foreign_request.documents[0].id,
+            "reminder": foreign_reminder.id,
             "request_number": foreign_request.number,
             "own_org": own.id,
             "own_request": own_request.id,
@@ -114,6 +118,12 @@ RECORD_PATHS = [
     ("OrganizationRequestsView.download", "GET", "/organizationrequestsview/document/{document}"),
     ("OrganizationRequestsView.action", "POST", "/organizationrequestsview/action/muldelete/{request}"),
     ("OrganizationRequestsView.action_post", "POST", "/organizationrequestsview/action_post"),
+    ("RemindersView.new", "GET", "/reminders/new?organization={org}"),
+    ("RemindersView.new", "GET", "/reminders/new?request={request}"),
+    ("RemindersView.new", "POST", "/reminders/new?organization={org}"),
+    ("RemindersView.done", "POST", "/reminders/{reminder}/done"),
+    ("RemindersView.move", "POST", "/reminders/{reminder}/move"),
+    ("RemindersView.resend", "POST", "/reminders/{reminder}/resend"),
 ]
 
 API_PATHS = [
@@ -130,6 +140,9 @@ API_PATHS = [
     ("RequestApi.post_delivery", "POST", "/api/v1/request/{request}/delivery"),
     ("RequestApi.post_comment", "POST", "/api/v1/request/{request}/comments"),
     ("RequestApi.replace_items", "PUT", "/api/v1/request/{request}/items"),
+    ("ReminderApi.get", "GET", "/api/v1/reminder/{reminder}"),
+    ("ReminderApi.put", "PUT", "/api/v1/reminder/{reminder}"),
+    ("ReminderApi.delete", "DELETE", "/api/v1/reminder/{reminder}"),
 ]
 
 FORM_BODY = {
@@ -141,6 +154,9 @@ FORM_BODY = {
     "action": "muldelete",
     "equipment-0-equipment_type": "hijack",
     "organization": "{own_org}",
+    "organization_id": "{org}",
+    "text": "hijack",
+    "preset": "in_an_hour",
 }
 API_BODY = {
     "name": "ООО «Захвачено»",
@@ -162,6 +178,8 @@ def _unchanged(app: Flask, world: dict) -> None:
         assert db.session.get(Contact, world["contact"]).full_name == "Чужаков Игорь"
         assert db.session.scalar(select(func.count(RequestComment.id))) == 1
         assert db.session.scalar(select(func.count(RequestDocument.id))) == 1
+        reminder = db.session.scalars(select(Reminder)).one()
+        assert reminder.text == "secret-reminder" and reminder.done_at is None and reminder.attempts == 0
 
 
 @pytest.mark.parametrize(("endpoint", "method", "url"), RECORD_PATHS, ids=[f"{m} {u}" for _, m, u in RECORD_PATHS])
@@ -236,7 +254,7 @@ def test_api_lists_and_info_show_exactly_her_rows(app, client, world):
     assert sorted(row["id"] for row in requests["result"]) == sorted([world["own_request"], world["shared_request"]])
     contacts = client.get("/api/v1/contact/", headers=headers).get_json()
     assert_no_secret(str(contacts))
-    for resource in ["request", "contact", "organization"]:
+    for resource in ["request", "contact", "organization", "reminder"]:
         info = client.get(f"/api/v1/{resource}/_info", headers=headers)
         assert info.status_code == 200
         assert_no_secret(info.get_data(as_text=True))
@@ -264,6 +282,11 @@ def test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away(app,
         assert db.session.scalar(select(Contact.id).where(Contact.full_name == "Подкидыш")) is None
         assert db.session.scalar(select(Organization.id).where(Organization.name == "ООО Подарок")) is None
         assert db.session.scalar(select(func.count(Request.id))) == 3
+    for about in ({"organization": world["org"]}, {"request": world["request"]}):
+        reminder = client.post(
+            "/api/v1/reminder/", json={"text": "x", "due_at": "2030-01-01T00:00:00+00:00", **about}, headers=headers
+        )
+        assert reminder.status_code in (400, 422), reminder.get_json()
 
 
 def test_she_can_still_edit_the_shared_organization_without_taking_it_over(app, petrova, world):
@@ -285,6 +308,14 @@ def test_she_can_still_edit_the_shared_organization_without_taking_it_over(app, 
     with app.app_context():
         shared = db.session.get(Organization, world["shared_org"])
         assert shared.city == "Тверь" and shared.responsible.username == "sidorov"
+
+
+def test_reminders_and_the_signal_are_hers_alone(app, petrova, world):
+    page = petrova.get("/reminders/").get_data(as_text=True)
+    assert_no_secret(page)
+    assert "crm-due-count" not in page  # Сидоров's reminder due now is not counted for her
+    headers = {"Authorization": f"Bearer {api_token(app.test_client(), 'petrova')}"}
+    assert app.test_client().get("/api/v1/reminder/", headers=headers).get_json()["count"] == 0
 
 
 def test_scope_all_and_the_administrator_see_everything(app, client, world):
@@ -378,6 +409,14 @@ NOT_RECORD_BOUND = {
     "ContactApi.info": "test_api_lists_and_info_show_exactly_her_rows",
     "RequestApi.info": "test_api_lists_and_info_show_exactly_her_rows",
     "OrganizationApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    "ReminderApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    "ReminderApi.get_list": "test_reminders_and_the_signal_are_hers_alone",
+    "ReminderApi.info": "test_api_lists_and_info_show_exactly_her_rows",
+    "RemindersView.index": "test_reminders_and_the_signal_are_hers_alone",
+    "AgentApi.events": "tests/test_agent_feed.py: the feed shows only what she may see",
+    "AgentApi.get_settings": "her own settings",
+    "AgentApi.put_settings": "her own settings",
+    "AgentSettingsView.index": "her own settings",
     "ContactApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
     "RequestApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
 }

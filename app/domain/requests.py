@@ -10,6 +10,7 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.domain import events
 from app.domain.catalogue import remember_items
 from app.domain.numbering import next_request_number
 from app.files import StoredFile, discard
@@ -50,12 +51,14 @@ def prepare_new_request(request: Request, session: Session, author: User | None)
     if request.responsible is None and request.responsible_id is None:
         request.responsible = author
     request.status_changes.append(StatusChange(old_value=None, new_value=request.status, comment="", changed_by=author))
+    events.request_created(request, author)
 
 
 def change_status(request: Request, new_status: RequestStatus, comment: str, author: User | None) -> StatusChange:
     change = StatusChange(old_value=request.status, new_value=new_status, comment=comment, changed_by=author)
     request.status = new_status
     request.status_changes.append(change)
+    events.status_changed(request, change.old_label, change.new_label, comment, author)
     return change
 
 
@@ -63,12 +66,14 @@ def change_delivery(request: Request, new_status: DeliveryStatus, comment: str, 
     change = DeliveryChange(old_value=request.delivery_status, new_value=new_status, comment=comment, changed_by=author)
     request.delivery_status = new_status
     request.delivery_changes.append(change)
+    events.delivery_changed(request, change.old_label, change.new_label, comment, author)
     return change
 
 
 def add_comment(request: Request, text: str, author: User | None) -> RequestComment:
     comment = RequestComment(text=text, author=author)
     request.comments.append(comment)
+    events.comment_added(request, text, author)
     return comment
 
 
@@ -91,6 +96,7 @@ def attach_document(
         uploaded_by=author,
     )
     request.documents.append(document)
+    events.document_added(request, stored.original_name, author)
     return document
 
 

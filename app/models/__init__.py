@@ -2,6 +2,8 @@
 
 from app.models.catalogue import CatalogueEntry
 from app.models.clients import Contact, Organization
+from app.models.events import AgentEvent, AgentSettings, EventKind
+from app.models.reminders import Delivery, Reminder
 from app.models.requests import (
     DeliveryChange,
     DeliveryStatus,
@@ -18,15 +20,20 @@ from app.models.requests import (
 from app.models.users import CrmUser, RecordScope
 
 __all__ = [
+    "AgentEvent",
+    "AgentSettings",
     "CatalogueEntry",
     "Contact",
     "CrmUser",
+    "Delivery",
     "DeliveryChange",
     "DeliveryStatus",
     "DocumentCategory",
     "DocumentPurpose",
+    "EventKind",
     "Organization",
     "RecordScope",
+    "Reminder",
     "Request",
     "RequestComment",
     "RequestDocument",

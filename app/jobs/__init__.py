@@ -1,0 +1,1 @@
+"""Background work: job functions take ids and open their own session; safe to run twice."""

@@ -1,0 +1,64 @@
+"""Periodic jobs as data, kept in rq-scheduler by the one active scheduler.
+
+Each definition's job id is derived from the definition, so syncing is idempotent; a changed
+interval replaces the old job, and a Redis that lost its data gets the jobs back at the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from rq_scheduler import Scheduler
+
+from app.jobs.context import QUEUE_NAME
+from app.jobs.reminders import sweep_due_reminders
+
+log = logging.getLogger(__name__)
+PERIODIC_PREFIX = "periodic-"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    func: Callable
+    interval_setting: str  # the config key holding the interval in seconds
+
+    def job_id(self, interval: int) -> str:
+        return f"{PERIODIC_PREFIX}{self.func.__name__}-{interval}s"
+
+
+PERIODIC_JOBS = [PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS")]
+
+
+def sync_periodic_jobs(scheduler: Scheduler) -> None:
+    wanted = {job.job_id(int(current_app.config[job.interval_setting])): job for job in PERIODIC_JOBS}
+    for existing in scheduler.get_jobs():
+        if existing.id.startswith(PERIODIC_PREFIX) and existing.id not in wanted:
+            scheduler.cancel(existing)
+            log.info("cancelled stale periodic job %s", existing.id)
+    for job_id, job in wanted.items():
+        if job_id not in scheduler:
+            scheduler.schedule(
+                scheduled_time=datetime.now(UTC),
+                func=job.func,
+                interval=int(current_app.config[job.interval_setting]),
+                repeat=None,
+                id=job_id,
+                result_ttl=600,
+            )
+            log.info("scheduled periodic job %s", job_id)
+
+
+class CrmScheduler(Scheduler):
+    """rq-scheduler that re-syncs the periodic jobs on each tick it holds the lock for."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("queue_name", QUEUE_NAME)
+        super().__init__(*args, **kwargs)
+
+    def enqueue_jobs(self):
+        sync_periodic_jobs(self)
+        return super().enqueue_jobs()

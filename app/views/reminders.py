@@ -1,0 +1,179 @@
+"""«Мои напоминания»: setting, moving, closing and resending reminders in the web UI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateTimeLocalField, HiddenField, TextAreaField
+from wtforms.validators import DataRequired, Optional
+
+from app import access
+from app.domain import reminders as reminder_domain
+from app.extensions import db
+from app.jobs.reminders import schedule_reminder
+from app.models.reminders import Delivery, Reminder
+from app.models.stamps import utcnow
+from app.validation import NOTES, form_validator
+
+PRESET_LABELS = {
+    "in_an_hour": _l("In an hour"),
+    "tomorrow_morning": _l("Tomorrow 9:00"),
+    "next_monday": _l("Next Monday 9:00"),
+}
+
+
+class ReminderForm(FlaskForm):
+    text = TextAreaField(_l("What to do"), [DataRequired(), form_validator(NOTES)])
+    due = DateTimeLocalField(_l("When"), [Optional()], format="%Y-%m-%dT%H:%M")
+    preset = HiddenField()
+    organization_id = HiddenField()
+    request_id = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    due = DateTimeLocalField(_l("When"), [Optional()], format="%Y-%m-%dT%H:%M")
+    preset = HiddenField()
+
+
+def _chosen_time(form: ReminderForm | MoveForm) -> datetime | None:
+    """The UTC time the user chose, by a shortcut or in the picker (his own time zone)."""
+    zone = reminder_domain.user_zone(g.user)
+    choices = reminder_domain.quick_choices(utcnow(), zone)
+    local = choices.get(form.preset.data or "") or form.due.data
+    return reminder_domain.local_to_utc(local, zone) if local else None
+
+
+class RemindersView(BaseView):
+    route_base = "/reminders"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        now = utcnow()
+        everyone = access.is_administrator(g.user) and request.args.get("everyone") == "1"
+        query = access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == g.user.id)
+        open_ones = db.session.scalars(query.where(Reminder.done_at.is_(None)).order_by(Reminder.due_at)).all()
+        done = db.session.scalars(
+            query.where(Reminder.done_at.is_not(None)).order_by(Reminder.done_at.desc()).limit(50)
+        ).all()
+        today_ends = reminder_domain.end_of_today(g.user, now)
+        groups = {
+            "failed": [r for r in open_ones if r.delivery == Delivery.FAILED],
+            "overdue": [
+                r for r in open_ones if r.delivery != Delivery.FAILED and reminder_domain.as_utc(r.due_at) <= now
+            ],
+            "today": [r for r in open_ones if now < reminder_domain.as_utc(r.due_at) < today_ends],
+            "upcoming": [r for r in open_ones if reminder_domain.as_utc(r.due_at) >= today_ends],
+            "done": done,
+        }
+        return self.render_template(
+            "crm/reminders.html",
+            title=_("My reminders"),
+            groups=groups,
+            everyone=everyone,
+            show_owner=everyone,
+            presets=PRESET_LABELS,
+            move_form=MoveForm(),
+            zone=reminder_domain.user_zone(g.user),
+        )
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        form = ReminderForm(request.form if request.method == "POST" else None)
+        if request.method == "GET":
+            form.organization_id.data = request.args.get("organization", "")
+            form.request_id.data = request.args.get("request", "")
+        organization, client_request = self._subject(form)
+        if request.method == "POST" and form.validate():
+            due = _chosen_time(form)
+            if due is None:
+                form.due.errors.append(_("Choose when to remind you."))
+            else:
+                reminder = reminder_domain.create_reminder(
+                    db.session, g.user, form.text.data, due, organization=organization, request=client_request
+                )
+                db.session.commit()
+                schedule_reminder(reminder)
+                zone = reminder_domain.user_zone(g.user)
+                flash(_("Reminder set for %(when)s.", when=due.astimezone(zone).strftime("%d.%m.%Y %H:%M")), "success")
+                return redirect(request.args.get("next") or url_for(".index"))
+        if not form.due.data and request.method == "GET":
+            form.due.data = reminder_domain.quick_choices(utcnow(), reminder_domain.user_zone(g.user))["in_an_hour"]
+        return self.render_template(
+            "crm/reminder_form.html",
+            title=_("New reminder"),
+            form=form,
+            organization=organization,
+            client_request=client_request,
+            presets=PRESET_LABELS,
+            zone=reminder_domain.user_zone(g.user),
+        )
+
+    @staticmethod
+    def _subject(form: ReminderForm):
+        """The client or request the reminder is about; only one the user may see."""
+        request_id, organization_id = form.request_id.data, form.organization_id.data
+        if request_id:
+            if not str(request_id).isdigit():
+                abort(404)
+            return None, access.get_request_or_404(int(request_id))
+        if organization_id:
+            if not str(organization_id).isdigit():
+                abort(404)
+            return access.get_organization_or_404(int(organization_id)), None
+        return None, None
+
+    @expose("/<int:pk>/done", methods=["POST"])
+    @has_access
+    def done(self, pk: int):
+        reminder = access.get_reminder_or_404(pk)
+        reminder_domain.mark_done(reminder)
+        db.session.commit()
+        flash(_("Marked as done."), "success")
+        return redirect(request.referrer or url_for(".index"))
+
+    @expose("/<int:pk>/move", methods=["POST"])
+    @has_access
+    def move(self, pk: int):
+        reminder = access.get_reminder_or_404(pk)
+        form = MoveForm()
+        due = _chosen_time(form) if form.validate() else None
+        if due is None:
+            flash(_("Choose when to remind you."), "danger")
+        else:
+            reminder_domain.move(reminder, due)
+            db.session.commit()
+            schedule_reminder(reminder)
+            zone = reminder_domain.user_zone(g.user)
+            flash(_("Reminder moved to %(when)s.", when=due.astimezone(zone).strftime("%d.%m.%Y %H:%M")), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/<int:pk>/resend", methods=["POST"])
+    @has_access
+    def resend(self, pk: int):
+        reminder = access.get_reminder_or_404(pk)
+        reminder_domain.resend(reminder)
+        db.session.commit()
+        schedule_reminder(reminder)
+        flash(_("The e-mail will be sent again."), "success")
+        return redirect(url_for(".index"))
+
+
+def reminders_due_today() -> int:
+    """The number on the «Мои напоминания» signal: open reminders due today, overdue included."""
+    user = access.current_user()
+    if user is None:
+        return 0
+    return reminder_domain.open_reminders_until(db.session, user, reminder_domain.end_of_today(user))
+
+
+def register_template_globals(app) -> None:
+    app.add_template_global(reminders_due_today)
