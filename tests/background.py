@@ -40,11 +40,17 @@ class Background:
             **settings,
         }
 
+    def start_web(self, port: int) -> subprocess.Popen:
+        """The web app under gunicorn, as in production."""
+        command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "run:app"]
+        return self._spawn("web", command)
+
     def start(self, role: str) -> subprocess.Popen:
+        return self._spawn(role, [sys.executable, "worker.py", role])
+
+    def _spawn(self, role: str, command: list[str]) -> subprocess.Popen:
         log = (self.log_dir / f"{role}-{len(self.processes)}.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "worker.py", role], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         return process
 
