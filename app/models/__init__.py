@@ -1,5 +1,6 @@
 """The domain models; importing this package registers every table on FAB's metadata."""
 
+from app.models.audit import AuditEntry
 from app.models.catalogue import CatalogueEntry
 from app.models.clients import Contact, Organization
 from app.models.events import AgentEvent, AgentSettings, EventKind
@@ -22,6 +23,7 @@ from app.models.users import CrmUser, RecordScope
 __all__ = [
     "AgentEvent",
     "AgentSettings",
+    "AuditEntry",
     "CatalogueEntry",
     "Contact",
     "CrmUser",

@@ -1,0 +1,169 @@
+"""Writing the audit trail: a listener records every tracked change inside the same flush,
+so there is no change without its record and no record without its change."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app.models.audit import AuditEntry
+from app.models.clients import Contact, Organization
+from app.models.reminders import Reminder
+from app.models.requests import (
+    DeliveryChange,
+    Request,
+    RequestComment,
+    RequestDocument,
+    RequestItem,
+    StatusChange,
+)
+from app.models.stamps import acting_user_id, utcnow
+from app.models.users import CrmUser
+
+# Columns that are derived, technical or secret: never in the trail.
+_SKIPPED = {
+    "search_text",
+    "name_key",
+    "equipment_text",
+    "changed_on",
+    "changed_by_fk",
+    "created_on",
+    "created_by_fk",
+    "password",
+    "last_login",
+    "login_count",
+    "fail_login_count",
+    "stored_name",
+    "claimed_at",
+    "attempts",
+    "next_attempt_at",
+    "delivery",
+    "sent_at",
+    "last_error",
+}
+
+TRACKED: dict[type, str] = {
+    Organization: "organization",
+    Contact: "contact",
+    Request: "request",
+    RequestItem: "item",
+    RequestDocument: "document",
+    RequestComment: "comment",
+    StatusChange: "status",
+    DeliveryChange: "delivery",
+    Reminder: "reminder",
+    CrmUser: "user",
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _columns(obj: Any) -> list[str]:
+    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in _SKIPPED and attr.key != "id"]
+
+
+def _snapshot(obj: Any) -> dict[str, list]:
+    return {key: [None, _plain(getattr(obj, key))] for key in _columns(obj) if getattr(obj, key) is not None}
+
+
+def _diff(obj: Any) -> dict[str, list]:
+    state = inspect(obj)
+    changes = {}
+    for key in _columns(obj):
+        history = state.attrs[key].history
+        if history.has_changes():
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            if _plain(old) != _plain(new):
+                changes[key] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _placement(obj: Any) -> tuple[int | None, int | None, Any, Any]:
+    """(organization_id, request_id) and the objects, for ids not assigned before the flush."""
+    if isinstance(obj, Organization):
+        return None, None, obj, None
+    if isinstance(obj, Contact):
+        return obj.organization_id, None, obj.organization, None
+    if isinstance(obj, Request):
+        return None, None, None, obj
+    if isinstance(obj, Reminder):
+        return None, None, None, None
+    request = getattr(obj, "request", None)
+    return None, getattr(obj, "request_id", None), None, request
+
+
+class _Pending:
+    """Entries whose ids are known only after the insert; completed in after_flush."""
+
+    def __init__(self, entry: AuditEntry, obj: Any, organization: Any, request: Any) -> None:
+        self.entry, self.obj, self.organization, self.request = entry, obj, organization, request
+
+
+@event.listens_for(Session, "before_flush")
+def _record(session: Session, _flush_context, _instances) -> None:
+    user_id = acting_user_id()
+    pending: list[_Pending] = session.info.setdefault("audit_pending", [])
+    for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in list(objects):
+            entity = TRACKED.get(type(obj))
+            if entity is None:
+                continue
+            if action == "update":
+                changes = _diff(obj)
+                if not changes:
+                    continue
+            elif action == "create":
+                changes = _snapshot(obj)
+            else:
+                changes = {key: [_plain(getattr(obj, key)), None] for key in _columns(obj)}
+            organization_id, request_id, organization, request = _placement(obj)
+            entry = AuditEntry(
+                occurred_on=utcnow(),
+                user_id=user_id,
+                action=action,
+                entity=entity,
+                entity_id=getattr(obj, "id", None),
+                label=str(obj)[:255],
+                organization_id=organization_id,
+                request_id=request_id,
+                changes=json.dumps(changes, ensure_ascii=False, default=str),
+            )
+            session.add(entry)
+            pending.append(_Pending(entry, obj, organization, request))
+
+
+@event.listens_for(Session, "after_flush")
+def _complete_ids(session: Session, _flush_context) -> None:
+    """Fill the ids that the flush just assigned (new records); the entries are updated in the
+    same transaction."""
+    for item in session.info.pop("audit_pending", []):
+        entry, obj = item.entry, item.obj
+        entity_id = entry.entity_id or getattr(obj, "id", None)
+        organization_id = entry.organization_id
+        request_id = entry.request_id
+        if isinstance(obj, Organization):
+            organization_id = obj.id
+        elif item.organization is not None:
+            organization_id = organization_id or item.organization.id
+        if isinstance(obj, Request):
+            request_id = obj.id
+        elif item.request is not None:
+            request_id = request_id or item.request.id
+        if (entity_id, organization_id, request_id) != (entry.entity_id, entry.organization_id, entry.request_id):
+            session.execute(
+                AuditEntry.__table__.update()
+                .where(AuditEntry.__table__.c.id == entry.id)
+                .values(entity_id=entity_id, organization_id=organization_id, request_id=request_id)
+            )
