@@ -117,6 +117,7 @@ class OrganizationView(UrlParamFiltersMixin, CrmModelView):
     base_order = ("name", "asc")
     related_views = [ContactView, OrganizationRequestsView]
     list_template = "crm/organization_list.html"
+    show_template = "crm/organization_show.html"
     list_widget = OrganizationListWidget
     validators_columns = form_validators(ORGANIZATION_RULES)
     page_size = 25

@@ -1,0 +1,130 @@
+"""The readable history of an organisation or a request, from the audit trail."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app import access
+from app.extensions import db
+from app.models.audit import AuditEntry
+from app.models.reminders import Reminder
+from app.models.requests import DELIVERY_LABELS, STATUS_LABELS, DeliveryStatus, RequestStatus
+from app.views.clients import CONTACT_LABELS, ORGANIZATION_LABELS
+from app.views.requests import REQUEST_LABELS
+
+HISTORY_LIMIT = 200
+ENTITY_LABELS = {
+    "organization": _l("Organisation"),
+    "contact": _l("Contact"),
+    "request": _l("Request"),
+    "item": _l("Equipment item"),
+    "document": _l("Document"),
+    "comment": _l("Comment"),
+    "status": _l("Status"),
+    "delivery": _l("Delivery"),
+}
+ACTION_LABELS = {"create": _l("added"), "update": _l("changed"), "delete": _l("deleted")}
+FIELD_LABELS = {
+    **ORGANIZATION_LABELS,
+    **CONTACT_LABELS,
+    **REQUEST_LABELS,
+    "equipment_type": _l("Equipment type"),
+    "subname": _l("Sub-name"),
+    "capacity": _l("Capacity"),
+    "quantity": _l("Quantity"),
+    "position": _l("Position"),
+    "organization_id": _l("Organisation"),
+    "responsible_id": _l("Responsible manager"),
+    "request_id": _l("Request"),
+    "original_name": _l("File"),
+    "category_id": _l("Category"),
+    "text": _l("Text"),
+    "comment": _l("Comment"),
+    "old_value": _l("Was"),
+    "new_value": _l("Became"),
+    "size": _l("Size"),
+}
+_CODED = {**STATUS_LABELS, **DELIVERY_LABELS}
+_HIDDEN = {"request_id", "organization_id", "author_id", "uploaded_by_fk", "changed_by_fk", "content_type", "purpose"}
+
+
+@dataclass
+class HistoryLine:
+    when: datetime
+    who: str
+    what: str
+    details: list[str]
+
+
+def _value(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str) and value in {s.value for s in RequestStatus} | {s.value for s in DeliveryStatus}:
+        return str(_CODED[value])
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _line(entry: AuditEntry) -> HistoryLine:
+    changes = json.loads(entry.changes or "{}")
+    details = []
+    for field, (old, new) in changes.items():
+        if field in _HIDDEN:
+            continue
+        label = FIELD_LABELS.get(field, field)
+        change = _value(new) if entry.action == "create" else f"{_value(old)} → {_value(new)}"
+        details.append(f"{label}: {change}")
+    entity = ENTITY_LABELS.get(entry.entity, entry.entity)
+    what = f"{entity} «{entry.label}» {ACTION_LABELS.get(entry.action, entry.action)}"
+    return HistoryLine(entry.occurred_on, entry.user.get_full_name() if entry.user else "", what, details)
+
+
+def _history(condition) -> list[HistoryLine]:
+    query = (
+        select(AuditEntry)
+        .options(joinedload(AuditEntry.user))
+        .where(condition)
+        .order_by(AuditEntry.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return [_line(entry) for entry in db.session.scalars(query)]
+
+
+def organization_history(organization_id: int) -> list[HistoryLine]:
+    """The organisation's own data and its contacts; request histories stay on their pages,
+    where the access policy decides who sees them."""
+    access.get_organization_or_404(organization_id)
+    return _history(
+        (AuditEntry.organization_id == organization_id) & AuditEntry.entity.in_(["organization", "contact"])
+    )
+
+
+def request_history(request_id: int) -> list[HistoryLine]:
+    access.get_request_or_404(request_id)
+    return _history(AuditEntry.request_id == request_id)
+
+
+def my_reminders_about(organization_id: int | None = None, request_id: int | None = None) -> list[Reminder]:
+    """The current user's open reminders about a client or a request, for its page."""
+    user = access.current_user()
+    if user is None:
+        return []
+    query = select(Reminder).where(Reminder.owner_id == user.id, Reminder.done_at.is_(None))
+    query = (
+        query.where(Reminder.request_id == request_id)
+        if request_id
+        else query.where(Reminder.organization_id == organization_id)
+    )
+    return list(db.session.scalars(query.order_by(Reminder.due_at)))
+
+
+def register_template_globals(app) -> None:
+    app.add_template_global(organization_history)
+    app.add_template_global(request_history)
+    app.add_template_global(my_reminders_about)
