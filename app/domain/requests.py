@@ -45,7 +45,8 @@ def build_items(rows: Iterable[Mapping[str, object]]) -> list[RequestItem]:
 def prepare_new_request(request: Request, session: Session, author: User | None) -> None:
     """Fill what the system decides for a new request: number, defaults, first history lines."""
     request.request_date = request.request_date or date.today()
-    request.number = next_request_number(session, request.request_date)
+    with session.no_autoflush:  # the request itself is not in the session yet
+        request.number = next_request_number(session, request.request_date)
     request.status = request.status or RequestStatus.PREPARING_OFFER
     request.delivery_status = request.delivery_status or DeliveryStatus.NOT_STARTED
     if request.responsible is None and request.responsible_id is None:
