@@ -4,6 +4,7 @@ comments, finance; the catalogue learns the equipment and suggests it back."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import date
 
@@ -265,3 +266,11 @@ def test_organization_page_has_its_requests_tab(app, manager_client):
         org_id = org.id
     html = manager_client.get(f"/organizationview/show/{org_id}").get_data(as_text=True)
     assert "Запросы организации" in html and number in html and other not in html
+
+
+def test_the_new_request_form_offers_the_manager_himself_as_responsible(app, manager_client):
+    html = manager_client.get("/requestview/add").get_data(as_text=True)
+    selected = re.search(r'<select[^>]*name="responsible".*?</select>', html, re.S).group(0)
+    assert re.search(
+        r'<option selected value="\d+">Иван Иванов</option>|<option value="\d+" selected>Иван Иванов', selected
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flask import abort, has_request_context, request
+from flask import abort, g, has_request_context, request
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter, Filters
 
@@ -31,6 +31,15 @@ class UrlParamFiltersMixin:
     @_base_filters.setter
     def _base_filters(self, filters: Filters) -> None:
         self._policy_filters = filters
+
+
+class ResponsibleDefaultMixin:
+    """A new record's form offers the current user as its responsible manager."""
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        if request.method == "GET" and "responsible" in form and form.responsible.data is None:
+            form.responsible.data = g.user
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
 
 
 class CrmModelView(ModelView):

@@ -13,7 +13,7 @@ from app import access
 from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
-from app.views.base import CrmModelView, UrlParamFiltersMixin
+from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin
 from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
@@ -83,7 +83,7 @@ class ContactView(CrmModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
 
 
-class OrganizationView(UrlParamFiltersMixin, CrmModelView):
+class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")

@@ -33,7 +33,7 @@ from app.models.requests import (
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
 from app.validation import NOTES, form_validators, text_rule
-from app.views.base import CrmModelView, UrlParamFiltersMixin
+from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin
 from app.views.equipment import EquipmentField
 
 STATUS_COLOURS = {
@@ -110,7 +110,7 @@ class RequestListWidget(ListWidget):
     template = "crm/request_list_widget.html"
 
 
-class RequestView(UrlParamFiltersMixin, CrmModelView):
+class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
     list_title = _l("Requests")
