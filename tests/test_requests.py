@@ -274,3 +274,35 @@ def test_the_new_request_form_offers_the_manager_himself_as_responsible(app, man
     assert re.search(
         r'<option selected value="\d+">Иван Иванов</option>|<option value="\d+" selected>Иван Иванов', selected
     )
+
+
+def test_administrator_fixes_a_typo_and_merges_duplicates_in_the_catalogue(app, admin_client):
+    from app.models import CatalogueEntry
+
+    with app.app_context():
+        org = make_organization("ООО «Опечатки»")
+        make_request(org, items=[{"equipment_type": "Насос", "name": "Grundfos"}])
+        make_request(org, items=[{"equipment_type": "Насос", "name": "Grundfoss"}])
+        make_request(org, items=[{"equipment_type": "Насос", "name": "Grundfos"}])
+        right, typo = (
+            db.session.scalars(select(CatalogueEntry.id).where(CatalogueEntry.name == name)).one()
+            for name in ("Grundfos", "Grundfoss")
+        )
+    token = csrf_token(admin_client, "/catalogueentryview/list/")
+    admin_client.post(
+        "/catalogueentryview/action_post",
+        data={"action": "merge", "rowid": [str(right), str(typo)], "csrf_token": token},
+    )
+    with app.app_context():
+        [entry] = db.session.scalars(select(CatalogueEntry)).all()
+        assert (entry.name, entry.times_used) == ("Grundfos", 3)
+    url = f"/catalogueentryview/edit/{right}"
+    admin_client.post(
+        url, data={"equipment_type": "Насос", "name": "Grundfos", "subname": "CR 10", "csrf_token": token}
+    )
+    with app.app_context():
+        assert db.session.get(CatalogueEntry, right).subname == "CR 10"
+
+
+def test_managers_cannot_edit_the_catalogue(manager_client):
+    assert manager_client.get("/catalogueentryview/list/").status_code in (302, 403)

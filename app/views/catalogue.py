@@ -7,6 +7,8 @@ from flask_appbuilder import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField
+from wtforms.validators import Length, Optional
 
 from app.extensions import db
 from app.models.catalogue import CatalogueEntry
@@ -34,6 +36,12 @@ class CatalogueEntryView(CrmModelView):
     edit_columns = add_columns
     search_columns = add_columns
     base_order = ("equipment_type", "asc")
+    # Only the type is required; the columns store "" for "none" so that uniqueness holds.
+    add_form_extra_fields = {
+        field: StringField(label, [Optional(), Length(max=255)], filters=[lambda value: value or ""])
+        for field, label in [("name", _l("Name")), ("subname", _l("Sub-name")), ("capacity", _l("Capacity"))]
+    }
+    edit_form_extra_fields = add_form_extra_fields
 
     @action("merge", _l("Merge into the first selected"), _l("Merge the selected entries?"), "fa-compress")
     def merge(self, entries):
