@@ -181,46 +181,24 @@ def event_clause(user: CrmUser) -> ColumnElement[bool]:
     return or_(addressed, request_events)
 
 
-class VisibleReminders(BaseFilter):
-    name = "Visible to the user"
-    arg_name = "visible"
-
-    def apply(self, query: Any, value: Any) -> Any:
-        clause = reminder_clause(current_user())
-        return query if clause is None else query.filter(clause)
-
-
-class VisibleOrganizations(BaseFilter):
-    """FAB base filter for organisation views and APIs: applies the policy to every query."""
-
-    name = "Visible to the user"
-    arg_name = "visible"
-
-    def apply(self, query: Any, value: Any) -> Any:
-        clause = organization_clause(current_user())
-        return query if clause is None else query.filter(clause)
-
-
-class VisibleContacts(BaseFilter):
+def contact_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
     """Contacts are visible with their organisation."""
-
-    name = "Visible to the user"
-    arg_name = "visible"
-
-    def apply(self, query: Any, value: Any) -> Any:
-        clause = organization_clause(current_user())
-        if clause is None:
-            return query
-        return query.filter(Contact.organization_id.in_(select(Organization.id).where(clause)))
+    clause = organization_clause(user)
+    return None if clause is None else Contact.organization_id.in_(select(Organization.id).where(clause))
 
 
-class VisibleRequests(BaseFilter):
-    name = "Visible to the user"
-    arg_name = "visible"
+def _policy_filter(clause_for: Callable[[CrmUser | None], ColumnElement[bool] | None]) -> type[BaseFilter]:
+    """A FAB base filter that applies one of the clauses above to every query of a view or API."""
 
-    def apply(self, query: Any, value: Any) -> Any:
-        clause = request_clause(current_user())
-        return query if clause is None else query.filter(clause)
+    class VisibleToTheUser(BaseFilter):
+        name = "Visible to the user"
+        arg_name = "visible"
+
+        def apply(self, query: Any, value: Any) -> Any:
+            clause = clause_for(current_user())
+            return query if clause is None else query.filter(clause)
+
+    return VisibleToTheUser
 
 
 class AssignableUsers(BaseFilter):
@@ -235,10 +213,10 @@ class AssignableUsers(BaseFilter):
         return query if clause is None else query.filter(clause)
 
 
-ORGANIZATION_BASE_FILTERS = [["id", VisibleOrganizations, lambda: None]]
-CONTACT_BASE_FILTERS = [["id", VisibleContacts, lambda: None]]
-REQUEST_BASE_FILTERS = [["id", VisibleRequests, lambda: None]]
-REMINDER_BASE_FILTERS = [["id", VisibleReminders, lambda: None]]
+ORGANIZATION_BASE_FILTERS = [["id", _policy_filter(organization_clause), None]]
+CONTACT_BASE_FILTERS = [["id", _policy_filter(contact_clause), None]]
+REQUEST_BASE_FILTERS = [["id", _policy_filter(request_clause), None]]
+REMINDER_BASE_FILTERS = [["id", _policy_filter(reminder_clause), None]]
 ASSIGNABLE_USER_FILTERS = [["id", AssignableUsers, None]]
 ORGANIZATION_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Organization)]]
 REQUEST_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Request)]]

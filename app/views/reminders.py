@@ -49,6 +49,10 @@ def _chosen_time(form: ReminderForm | MoveForm) -> datetime | None:
     return reminder_domain.local_to_utc(local, zone) if local else None
 
 
+def _shown(moment: datetime) -> str:
+    return moment.astimezone(reminder_domain.user_zone(g.user)).strftime("%d.%m.%Y %H:%M")
+
+
 class RemindersView(BaseView):
     route_base = "/reminders"
     default_view = "index"
@@ -152,8 +156,7 @@ class RemindersView(BaseView):
             reminder_domain.move(reminder, due)
             db.session.commit()
             schedule_reminder(reminder)
-            zone = reminder_domain.user_zone(g.user)
-            flash(_("Reminder moved to %(when)s.", when=due.astimezone(zone).strftime("%d.%m.%Y %H:%M")), "success")
+            flash(_("Reminder moved to %(when)s.", when=_shown(due)), "success")
         return redirect(url_for(".index"))
 
     @expose("/<int:pk>/resend", methods=["POST"])
