@@ -230,3 +230,11 @@ def test_interface_is_russian_by_default_and_english_on_request(manager_client):
     assert "Организации" in manager_client.get("/organizationview/list/").get_data(as_text=True)
     manager_client.get("/lang/en")
     assert "Organisations" in manager_client.get("/organizationview/list/").get_data(as_text=True)
+
+
+def test_the_contacts_list_opens_the_company_card_from_its_name(app, manager_client):
+    with app.app_context():
+        org_id = make_organization("ООО «Карточка»", contacts=[{"full_name": "Лисицын Артём"}]).id
+    html = manager_client.get("/contactview/list/").get_data(as_text=True)
+    assert f'data-card-url="/organizationview/card/{org_id}">ООО «Карточка»</a>' in html
+    assert 'id="crm-card-modal"' in html

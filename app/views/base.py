@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flask import abort, g, has_request_context, request
+from flask import abort, g, has_request_context, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter, Filters
+from markupsafe import Markup
 
 
 class UrlParamFiltersMixin:
@@ -82,3 +83,12 @@ class CrmModelView(ModelView):
         if not items or any(item is None for item in items):
             abort(404)
         return self.actions[name].func(items)
+
+
+def customer_link(organization) -> Markup:
+    """The customer's name; a click opens the company's card in a popup."""
+    if organization is None:
+        return Markup("")
+    return Markup('<a href="#" class="crm-card-link" data-card-url="{}">{}</a>').format(
+        url_for("OrganizationView.card", pk=organization.id), organization.name
+    )

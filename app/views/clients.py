@@ -13,7 +13,7 @@ from app import access
 from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
-from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin
+from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
@@ -75,6 +75,8 @@ class ContactView(CrmModelView):
     edit_columns = add_columns
     show_columns = [*add_columns, "created_by", "created_on"]
     search_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
+    formatters_columns = {"organization": customer_link}
+    list_template = "crm/list_with_card.html"
     order_columns = ["full_name", "position", "email"]
     base_order = ("full_name", "asc")
     validators_columns = form_validators(CONTACT_RULES)

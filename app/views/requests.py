@@ -33,7 +33,7 @@ from app.models.requests import (
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
 from app.validation import NOTES, form_validators, text_rule
-from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin
+from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
 
 STATUS_COLOURS = {
@@ -86,15 +86,6 @@ def delivery_badge(value: str) -> Markup:
     status = DeliveryStatus(value)
     return Markup('<span class="label label-{} crm-delivery">{}</span>').format(
         DELIVERY_COLOURS[status], DELIVERY_LABELS[status]
-    )
-
-
-def customer_link(organization) -> Markup:
-    """The customer's name; a click opens the company's card in a popup."""
-    if organization is None:
-        return Markup("")
-    return Markup('<a href="#" class="crm-card-link" data-card-url="{}">{}</a>').format(
-        url_for("OrganizationView.card", pk=organization.id), organization.name
     )
 
 
