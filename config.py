@@ -68,6 +68,11 @@ class Config:
     AUTH_USER_REGISTRATION = False
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
     FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(lambda password: _validate_password(password))
+    # Authentication (app/auth.py, wired in app/security.py). Failed logins allowed per client IP and
+    # login name, on the form and the API alike, before both answer 429 (a flask-limiter string).
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+    # Where the counts live; empty means REDIS_URL, so every gunicorn worker shares them.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
     FAB_ROLES = {
         # Managers work with the client base; access to individual records is decided by
         # app/access.py, not by these view permissions.

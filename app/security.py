@@ -1,15 +1,24 @@
-"""The security manager: FAB's, with the CRM's user model and user administration screens."""
+"""The security manager: FAB's, with the CRM's user model, user administration screens and login hardening."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
+from flask import current_app, has_request_context, request, session
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, user_logged_in, user_logged_out
+from limits.storage import storage_from_string
 from wtforms import SelectField
 
+from app import auth
 from app.models.users import SCOPE_LABELS, CrmUser
+
+# FAB messages we translate ourselves (FAB's own Russian for this one has a typo); listed here so
+# that message extraction keeps them in our catalogue.
+FAB_MESSAGES_RETRANSLATED = [_l("Invalid login. Please try again.")]
 
 TIMEZONE_CHOICES = [("", _l("Company default"))] + [(zone, zone) for zone in sorted(available_timezones())]
 
@@ -60,3 +69,82 @@ class CrmSecurityManager(SecurityManager):
 
     user_model = CrmUser
     userdbmodelview = CrmUserDBModelView
+    authdbview = auth.AuthDBView
+    security_api = auth.SecurityApi
+
+    def __init__(self, appbuilder: Any) -> None:
+        config = current_app.config
+        # Before FAB creates its flask-limiter: counts in Redis hold across gunicorn workers.
+        if not config.get("RATELIMIT_STORAGE_URI"):
+            config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
+        config.setdefault("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+        super().__init__(appbuilder)
+        app = current_app._get_current_object()
+        # FAB's own limiter stays off (RATELIMIT_ENABLED defaults to False and AUTH_RATE_LIMITED would count
+        # successful logins per IP too); the login counter has its own connection to the same storage.
+        uri = config["RATELIMIT_STORAGE_URI"]
+        # A hung Redis must not hang the login page: short timeouts, then LoginThrottle counts locally.
+        timeouts = {"socket_connect_timeout": 2, "socket_timeout": 2} if uri.startswith(("redis", "rediss")) else {}
+        storage = storage_from_string(uri, **{**timeouts, **config.get("RATELIMIT_STORAGE_OPTIONS", {})})
+        self.login_throttle = auth.LoginThrottle(config["LOGIN_RATE_LIMIT"], storage)
+        app.extensions["crm_login_throttle"] = self.login_throttle
+        user_logged_in.connect(auth.start_session, app, weak=False)
+        user_logged_out.connect(auth.end_session, app, weak=False)
+        self.jwt_manager.additional_claims_loader(self._account_claims)
+        self.jwt_manager.token_in_blocklist_loader(self._token_revoked)
+
+    def create_login_manager(self, app: Any) -> LoginManager:
+        login_manager = super().create_login_manager(app)
+        login_manager.user_loader(self._load_session_user)
+        return login_manager
+
+    def _load_session_user(self, pk: str) -> CrmUser | None:
+        """flask-login's loader: a session issued before a password change or deactivation is void."""
+        user = self.get_user_by_id(int(pk))
+        if not has_request_context():
+            return user if user and user.is_active else None
+        # FAB alone only ignores a disabled account's session (it would resume on re-activation): drop it.
+        fingerprint = session.get(auth.SESSION_FINGERPRINT_KEY)
+        if user is None or not user.is_active or not auth.fingerprint_matches(fingerprint, user):
+            auth.drop_stale_session()
+            return None
+        return user
+
+    def _account_claims(self, identity: Any) -> dict[str, str]:
+        """Every JWT FAB issues (login, refresh) carries the account fingerprint."""
+        user = self._user_by_identity(identity)
+        return {auth.JWT_FINGERPRINT_CLAIM: auth.account_fingerprint(user)} if user else {}
+
+    def _token_revoked(self, _jwt_header: dict, jwt_payload: dict) -> bool:
+        """A JWT whose fingerprint no longer matches its account is revoked (401)."""
+        user = self._user_by_identity(jwt_payload.get("sub"))
+        return user is None or not auth.fingerprint_matches(jwt_payload.get(auth.JWT_FINGERPRINT_CLAIM), user)
+
+    def _user_by_identity(self, identity: Any) -> CrmUser | None:
+        try:
+            return self.get_user_by_id(int(identity))
+        except (TypeError, ValueError):
+            return None
+
+    def auth_user_db(self, username: str, password: str) -> CrmUser | None:
+        """Count failures per IP and name; refuse without checking while the limit is reached.
+
+        The views answer 429 before coming here; this guard holds for any other caller.
+        """
+        if not has_request_context():
+            return super().auth_user_db(username, password)
+        ip = request.remote_addr
+        if self.login_throttle.retry_after(ip, username):
+            return None
+        user = super().auth_user_db(username, password)
+        if user is None:
+            self.login_throttle.failed(ip, username)
+        else:
+            self.login_throttle.succeeded(ip, username)
+        return user
+
+    def reset_password(self, userid: Any, password: str) -> None:
+        """The session that changed its own password stays signed in; every other one ends."""
+        super().reset_password(userid, password)
+        if has_request_context() and current_user.is_authenticated and str(current_user.id) == str(userid):
+            session[auth.SESSION_FINGERPRINT_KEY] = auth.account_fingerprint(self.get_user_by_id(int(userid)))
