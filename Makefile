@@ -4,10 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 APP := $(BIN)/flask --app run
 
-.PHONY: run test install install-dev translations extract-messages lint format clean
+.PHONY: run test demo install install-dev translations extract-messages lint format clean
 
 run: install translations
 	$(APP) crm start
+
+# A small believable client base for a first look (run before or while `make run` is up).
+demo: install translations
+	$(APP) crm demo --orgs $(or $(ORGS),200)
 
 test: install-dev translations
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -83,3 +83,22 @@ def start_command() -> None:
     # The launcher's children open their own connections; this process keeps none open.
     current_app.extensions["sqlalchemy"].engine.dispose()
     raise SystemExit(run_all(hint))
+
+
+@crm_cli.command("demo")
+@click.option("--orgs", type=click.IntRange(min=1), default=200, show_default=True, help="organisations to create")
+@click.option("--append", is_flag=True, help="add to a database that already has organisations")
+@click.option("--seed", type=int, default=None, help="the same seed on an empty database gives the same data")
+@click.option("--password", envvar="DEMO_PASSWORD", default=None, help="for new demo managers (default: generated)")
+@with_appcontext
+def demo_command(orgs: int, append: bool, seed: int | None, password: str | None) -> None:
+    """Fill the database with demo clients, requests and reminders (about 3 contacts and 4 requests
+    per organisation). Refuses a database that already has organisations unless --append is given."""
+    from app import demo
+
+    _initialise()
+    try:
+        result = demo.load_demo(orgs, append=append, seed=seed, password=password, progress=click.echo)
+    except (demo.DemoRefused, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.summary())

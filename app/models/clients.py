@@ -45,7 +45,8 @@ class Organization(StampedMixin, Model):
     # the quick search looks in this one column instead of joining contacts.
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
-    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id])
+    # Joined: every list shows the responsible manager; one join instead of a query per row.
+    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id], lazy="joined")
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="organization",
         cascade="all, delete-orphan",
@@ -96,7 +97,7 @@ class Contact(StampedMixin, Model):
     # Nullable only so that FAB does not make the checkbox a required field.
     is_primary: Mapped[bool | None] = mapped_column(Boolean, default=False, server_default=sql_false())
 
-    organization: Mapped[Organization] = relationship(back_populates="contacts")
+    organization: Mapped[Organization] = relationship(back_populates="contacts", lazy="joined")
 
     def __str__(self) -> str:
         return self.full_name

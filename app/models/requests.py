@@ -92,8 +92,9 @@ class Request(StampedMixin, Model):
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="RUB")
     finance_comment: Mapped[str | None] = mapped_column(Text)
 
-    organization: Mapped[Organization] = relationship(foreign_keys=[organization_id], backref="requests")
-    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id])
+    # Joined: the requests list shows both on every row; one join instead of a query per row.
+    organization: Mapped[Organization] = relationship(foreign_keys=[organization_id], backref="requests", lazy="joined")
+    responsible: Mapped[CrmUser | None] = relationship(CrmUser, foreign_keys=[responsible_id], lazy="joined")
     items: Mapped[list[RequestItem]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="RequestItem.position"
     )

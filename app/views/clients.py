@@ -74,7 +74,9 @@ class ContactView(CrmModelView):
     ]
     edit_columns = add_columns
     show_columns = [*add_columns, "created_by", "created_on"]
-    search_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
+    # No filter by organisation here: FAB would render it as a <select> of the whole client base;
+    # a client's contacts are on its page and found by the quick search.
+    search_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary"]
     formatters_columns = {"organization": customer_link}
     list_template = "crm/list_with_card.html"
     order_columns = ["full_name", "position", "email"]

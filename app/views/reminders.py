@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import DateTimeLocalField, HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
@@ -18,6 +19,7 @@ from app.domain import reminders as reminder_domain
 from app.extensions import db
 from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
+from app.models.requests import Request
 from app.models.stamps import utcnow
 from app.validation import NOTES, form_validator
 
@@ -63,6 +65,12 @@ class RemindersView(BaseView):
         now = utcnow()
         everyone = access.is_administrator(g.user) and request.args.get("everyone") == "1"
         query = access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == g.user.id)
+        # What each row shows, loaded with the rows rather than one query per reminder.
+        query = query.options(
+            selectinload(Reminder.request).selectinload(Request.organization),
+            selectinload(Reminder.organization),
+            selectinload(Reminder.owner),
+        )
         open_ones = db.session.scalars(query.where(Reminder.done_at.is_(None)).order_by(Reminder.due_at)).all()
         done = db.session.scalars(
             query.where(Reminder.done_at.is_not(None)).order_by(Reminder.done_at.desc()).limit(50)

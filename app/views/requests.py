@@ -128,11 +128,12 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     }
     order_columns = ["request_date", "number", "status", "delivery_status", "contract_price"]
     base_order = ("id", "desc")
+    # No filter by organisation: FAB would render it as a <select> of the whole client base; a
+    # client's requests are its page's tab, and the quick search finds them by customer name.
     search_columns = [
         "number",
         "request_date",
         "equipment_text",
-        "organization",
         "status",
         "delivery_status",
         "contract_price",
