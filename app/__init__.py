@@ -30,6 +30,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     from app.cli import crm_cli
     from app.errors import register_error_handlers
     from app.health import health_blueprint
+    from app.views import base as base_views
     from app.views import history as history_views
     from app.views import reminders as reminder_views
     from app.views import requests as request_views
@@ -39,6 +40,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     request_views.register_template_globals(app)
     reminder_views.register_template_globals(app)
     history_views.register_template_globals(app)
+    base_views.register_template_globals(app)
     app.register_blueprint(health_blueprint)
     csrf.exempt(health_blueprint)
     app.cli.add_command(crm_cli)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import accounts
+from app.domain import request_counts
 from app.extensions import db
 from app.models.catalogue import CATALOGUE_FIELDS, CatalogueEntry
 from app.models.clients import Contact, Organization, name_key
@@ -394,6 +395,8 @@ class DemoBuilder:
         self.catalogue_used: Counter = Counter()
         self.org_ids: list[int] = []
         self.org_responsible: list[int | None] = []
+        # (owner, organisation, request) of the reminders to write, picked while requests are made.
+        self.reminder_subjects: list[tuple[int | None, int | None, int | None]] = []
 
     def _at(self, day: date) -> datetime:
         """A moment of that working day in the company's time zone, as UTC, never in the future."""
@@ -681,17 +684,15 @@ class DemoBuilder:
 
     def _pick_reminder_subjects(self, requests: list[tuple[int, dict]]) -> None:
         """About one reminder per five organisations, most about a request, some about a client."""
-        subjects = getattr(self, "reminder_subjects", [])
         for request_id, request in requests:
             if self.rng.random() < 0.04:
-                subjects.append((request["responsible_id"], None, request_id))
+                self.reminder_subjects.append((request["responsible_id"], None, request_id))
             if self.rng.random() < 0.015:
-                subjects.append((request["responsible_id"], request["organization_id"], None))
-        self.reminder_subjects = subjects
+                self.reminder_subjects.append((request["responsible_id"], request["organization_id"], None))
 
     def reminders(self, connection: Connection) -> None:
         rng, rows = self.rng, []
-        subjects = getattr(self, "reminder_subjects", [])
+        subjects = self.reminder_subjects
         subjects += [(rng.choice(self.manager_ids), None, None) for _ in range(max(1, len(subjects) // 10))]
         for owner, organization_id, request_id in subjects:
             if rng.random() < 0.3:  # still ahead: e-mailed at its time
@@ -778,6 +779,7 @@ def load_demo(
         say("Reminders and the equipment catalogue...")
         builder.reminders(connection)
         builder.catalogue_entries(connection)
+    request_counts.forget()  # the requests went in past the ORM session
     say("Refreshing the planner's statistics...")
     refresh_statistics()
     result.seconds = timer.monotonic() - started

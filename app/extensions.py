@@ -22,8 +22,18 @@ csrf = CSRFProtect()
 
 
 def redis_connection(url: str | None = None) -> Redis:
-    """A Redis client for the configured REDIS_URL; RQ gets it passed explicitly everywhere."""
-    return Redis.from_url(url or current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+    """A Redis client for REDIS_URL (or `url`); RQ gets it passed explicitly everywhere.
+
+    The application's client is made once per process: its pool keeps connections open between
+    requests (redis-py replaces them in a forked child).
+    """
+    if url is not None:
+        return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    clients = current_app.extensions.setdefault("crm_redis", {})
+    configured = current_app.config["REDIS_URL"]
+    if configured not in clients:
+        clients[configured] = Redis.from_url(configured, socket_connect_timeout=2, socket_timeout=5)
+    return clients[configured]
 
 
 def _unicode_lower(value: str | None) -> str | None:

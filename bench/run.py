@@ -260,7 +260,9 @@ def count_statements(app, username: str, password: str, samples: dict, args) -> 
     return counts
 
 
-def run_cases(port: int, users: dict[str, str], samples: dict, counts: dict, args) -> list[dict]:
+def run_cases(
+    port: int, users: dict[str, str], samples: dict, counts: dict, args, web_workers: list[int]
+) -> list[dict]:
     results = []
     sessions = {}
     for username, password in users.items():
@@ -277,10 +279,10 @@ def run_cases(port: int, users: dict[str, str], samples: dict, counts: dict, arg
         for i in range(3):  # warm-up
             call(user, i)
         for concurrency, total in ((1, args.requests_single), (20, args.requests)):
-            cpu = CpuSampler()
+            cpu = CpuSampler(web_workers)
             figures = measure(lambda i, call=call, user=user: call(user, i), concurrency, total,
                               expected=201 if kind == "api" else 200)  # fmt: skip
-            figures.update(case=name, kind=kind, user=username, sql=counts[username][name], cpu=cpu.busy_share())
+            figures.update(case=name, kind=kind, user=username, sql=counts[username][name], **cpu.figures(total))
             results.append(figures)
             print(row(figures), flush=True)
     return results
@@ -289,14 +291,17 @@ def run_cases(port: int, users: dict[str, str], samples: dict, counts: dict, arg
 def row(f: dict) -> str:
     return (
         f"{f['case']:<24} {f['user']:<10} {f['concurrency']:>3} {f['requests']:>5} {f['median_ms']:>9.1f} "
-        f"{f['p95_ms']:>9.1f} {f['rps']:>7.1f} {f['errors']:>4} {f['sql']!s:>5} {f['cpu']:>5.2f}"
+        f"{f['p95_ms']:>9.1f} {f['rps']:>7.1f} {f['errors']:>4} {f['sql']!s:>5} {f['cpu']:>5.2f} "
+        f"{f['cpu_ms_web']:>6.1f} {f['cpu_ms_postgres']:>6.1f} {f['cpu_ms_clients']:>6.1f}"
     )
 
 
 HEADER = (
     f"{'case':<24} {'user':<10} {'c':>3} {'n':>5} {'median ms':>9} {'p95 ms':>9} {'req/s':>7} {'err':>4} "
-    f"{'SQL':>5} {'CPU':>5}"
+    f"{'SQL':>5} {'CPU':>5} {'web':>6} {'pg':>6} {'client':>6}"
 )
+# CPU: the machine's busy share; web, pg, client: CPU milliseconds per request spent by the gunicorn
+# workers, PostgreSQL and this benchmark's own HTTP clients.
 
 
 def reminder_burst(app, sink: TimedSmtpSink, count: int, lead: float = 15.0) -> dict:
@@ -389,7 +394,7 @@ def main() -> int:
         stack.start_web(port, args.workers)
         stack.start_background(args.rq_workers)
         print(f"\ngunicorn {args.workers} workers on 127.0.0.1:{port}; logs in {instance}\n\n{HEADER}", flush=True)
-        report["cases"] = run_cases(port, users, samples, counts, args)
+        report["cases"] = run_cases(port, users, samples, counts, args, stack.web_workers())
         report["web_workers_memory"] = [stack.memory_mb(pid) for pid in stack.web_workers()]
         print(f"\nWeb workers' memory: {report['web_workers_memory']}", flush=True)
         if not args.skip_reminders:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -113,18 +114,48 @@ class Stack:
 
 
 class CpuSampler:
-    """Which share of the machine's CPU went to what during a run (from /proc/stat)."""
+    """Where the machine's CPU went during a run: the web workers, PostgreSQL, this benchmark's own
+    clients, everything else; in milliseconds per request, from /proc."""
 
-    def __init__(self) -> None:
+    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, web_workers: list[int]) -> None:
+        self.web_workers = web_workers
         self.started = self._read()
 
-    @staticmethod
-    def _read() -> tuple[int, int]:
+    def _read(self) -> dict[str, float]:
         values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        idle = values[3] + values[4]
-        return sum(values), idle
+        ticks = {"machine": sum(values), "idle": values[3] + values[4]}
+        ticks["web"] = sum(self._process_ticks(pid) for pid in self.web_workers)
+        ticks["postgres"] = sum(self._process_ticks(pid) for pid in self._pids_named("postgres"))
+        ticks["clients"] = self._process_ticks(os.getpid())
+        return ticks
 
-    def busy_share(self) -> float:
-        total, idle = self._read()
-        spent = total - self.started[0]
-        return 0.0 if spent <= 0 else round(1 - (idle - self.started[1]) / spent, 2)
+    @staticmethod
+    def _process_ticks(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    @staticmethod
+    def _pids_named(name: str) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if (entry / "comm").read_text().strip() == name:
+                        pids.append(int(entry.name))
+        return pids
+
+    def figures(self, requests: int) -> dict[str, float]:
+        """Busy share of the whole machine, and CPU milliseconds per request by whom."""
+        now = self._read()
+        spent = {key: now[key] - self.started[key] for key in now}
+        busy = spent["machine"] - spent["idle"]
+        per_request = {
+            f"cpu_ms_{key}": round(spent[key] * self.TICK_MS / requests, 1) for key in ("web", "postgres", "clients")
+        }
+        per_request["cpu_ms_machine"] = round(busy * self.TICK_MS / requests, 1)
+        return {"cpu": round(busy / spent["machine"], 2) if spent["machine"] else 0.0, **per_request}

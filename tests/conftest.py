@@ -126,6 +126,7 @@ def _clean_domain_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     application = request.getfixturevalue("app")
     from flask_appbuilder import Model
 
+    from app.domain import request_counts
     from app.extensions import db
 
     kept = {"document_category"}
@@ -135,6 +136,7 @@ def _clean_domain_tables(request: pytest.FixtureRequest) -> Iterator[None]:
             if not table.name.startswith("ab_") and table.name not in kept:
                 db.session.execute(delete(table))
         db.session.commit()
+        request_counts.forget()  # the deletes went past the ORM session
 
 
 @pytest.fixture

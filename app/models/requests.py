@@ -72,6 +72,10 @@ class Request(StampedMixin, Model):
     __table_args__ = (
         Index("ix_client_request_org_date", "organization_id", "request_date"),
         Index("ix_client_request_status_date", "status", "request_date"),
+        Index("ix_client_request_status_id", "status", "id"),
+        # A manager with scope "own": his requests by status, and his requests' organisations.
+        Index("ix_client_request_responsible_status", "responsible_id", "status", "id"),
+        Index("ix_client_request_responsible_org", "responsible_id", "organization_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,7 +14,7 @@ from app import access
 from app.extensions import db
 from app.models.audit import AuditEntry
 from app.models.reminders import Reminder
-from app.models.requests import DELIVERY_LABELS, STATUS_LABELS, DeliveryStatus, RequestStatus
+from app.models.requests import DELIVERY_LABELS, STATUS_LABELS, DeliveryStatus, Request, RequestStatus
 from app.views.clients import CONTACT_LABELS, ORGANIZATION_LABELS
 from app.views.requests import REQUEST_LABELS
 
@@ -105,9 +105,9 @@ def organization_history(organization_id: int) -> list[HistoryLine]:
     )
 
 
-def request_history(request_id: int) -> list[HistoryLine]:
-    access.get_request_or_404(request_id)
-    return _history(AuditEntry.request_id == request_id)
+def request_history(request: Request) -> list[HistoryLine]:
+    """The history of a request the page got from the access policy (get_request_or_404)."""
+    return _history(AuditEntry.request_id == request.id)
 
 
 def my_reminders_about(organization_id: int | None = None, request_id: int | None = None) -> list[Reminder]:
