@@ -7,7 +7,7 @@ from typing import ClassVar
 from flask import abort, g, has_request_context, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter, Filters
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 
 class UrlParamFiltersMixin:
@@ -89,9 +89,8 @@ def customer_link(organization) -> Markup:
     """The customer's name; a click opens the company's card in a popup."""
     if organization is None:
         return Markup("")
-    return Markup('<a href="#" class="crm-card-link" data-card-url="{}">{}</a>').format(
-        url_for("OrganizationView.card", pk=organization.id), organization.name
-    )
+    card_url = escape(url_for("OrganizationView.card", pk=organization.id))
+    return Markup(f'<a href="#" class="crm-card-link" data-card-url="{card_url}">{escape(organization.name)}</a>')
 
 
 class RowUrl:
