@@ -226,6 +226,10 @@ def test_lists_counts_and_searches_show_exactly_her_rows(app, petrova, world):
             assert found.count('class="crm-row"') == 0, (url, term)
     stalled = petrova.get("/organizationview/list/", query_string={"request_status": "preparing_offer"})
     assert_no_secret(stalled.get_data(as_text=True))
+    for url in ["/organizationview/search_panel/", "/contactview/search_panel/", "/requestview/search_panel/"]:
+        panel = petrova.get(url)  # the lists' search forms: filters and the choices of related fields
+        assert panel.status_code == 200 and 'id="filter_form"' in panel.get_data(as_text=True)
+        assert_no_secret(panel.get_data(as_text=True))
 
 
 def test_shared_organization_page_shows_only_her_request(app, petrova, world):
@@ -398,6 +402,10 @@ NOT_RECORD_BOUND = {
     "ContactView.list": "test_lists_counts_and_searches_show_exactly_her_rows",
     "RequestView.list": "test_lists_counts_and_searches_show_exactly_her_rows",
     "OrganizationRequestsView.list": "test_shared_organization_page_shows_only_her_request",
+    "OrganizationView.search_panel": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "ContactView.search_panel": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "RequestView.search_panel": "test_lists_counts_and_searches_show_exactly_her_rows",
+    "OrganizationRequestsView.search_panel": "same form as RequestView.search_panel",
     "OrganizationView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",
     "ContactView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",
     "RequestView.add": "test_form_dropdowns_offer_only_her_clients_and_herself",

@@ -95,3 +95,24 @@ def test_adding_an_organization_and_switching_to_english(app, page):
     page.goto("/lang/en")
     page.goto("/organizationview/list/")
     expect(page.locator("body")).to_contain_text("Organisations")
+
+
+def test_the_search_panel_loads_when_opened_and_its_filter_narrows_the_list(app, page):
+    seed_client_base(app)
+    log_in(page, "ivanov")
+    page.goto("/organizationview/list/")
+    expect(page.locator("tr.crm-row")).to_have_count(3)
+    expect(page.locator("#filter_form")).to_have_count(0)  # not made until the panel is opened
+    page.locator("#accordion1 a.accordion-toggle").click()
+    form = page.locator("#filter_form")
+    expect(form).to_be_visible()
+    form.locator(".dropdown-toggle").click()
+    form.locator("a.filter[name=city]").click()
+    form.locator("input.filter_val").fill("Екатеринбург")
+    form.locator("button[type=submit]").click()
+    rows = page.locator("tr.crm-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Уралмаш")
+    # Opened again on the filtered page, the panel shows the active filter.
+    page.locator("#accordion1 a.accordion-toggle").click()
+    expect(page.locator("#filter_form input.filter_val")).to_have_value("Екатеринбург")

@@ -82,3 +82,16 @@ $(document).on("click", ".crm-card-link", function (event) {
     }
   });
 })();
+
+// A list's search form is fetched when its panel is first opened (CrmModelView.search_panel);
+// jQuery runs the form's own script (FAB's AdminFilters) as it inserts it.
+$(document).on("show.bs.collapse", ".panel-collapse", function () {
+  var placeholder = $(this).find(".crm-search-panel");
+  if (!placeholder.length || placeholder.data("loading")) { return; }
+  placeholder.data("loading", true);
+  $.get(placeholder.data("url"))
+    .done(function (html) { placeholder.replaceWith(html); })
+    .fail(function (xhr) {
+      placeholder.data("loading", false).html($("<p class='text-danger'>").text(xhr.status + " " + xhr.statusText));
+    });
+});
