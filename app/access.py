@@ -43,8 +43,12 @@ def organization_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
         return false()
     if sees_everything(user):
         return None
-    own_requests = select(Request.organization_id).where(Request.responsible_id == user.id)
-    return or_(Organization.responsible_id == user.id, Organization.id.in_(own_requests))
+    # EXISTS, not IN: checking one organisation is one index probe, where IN hashed all his requests'
+    # organisations first (3 ms at 30,000 requests); for a whole list PostgreSQL hashes them anyway.
+    his_request_there = (
+        select(Request.id).where(Request.organization_id == Organization.id, Request.responsible_id == user.id).exists()
+    )
+    return or_(Organization.responsible_id == user.id, his_request_there)
 
 
 def visible_organizations(user: CrmUser | None = None) -> Select:

@@ -73,8 +73,10 @@ class Request(StampedMixin, Model):
         Index("ix_client_request_org_date", "organization_id", "request_date"),
         Index("ix_client_request_status_date", "status", "request_date"),
         Index("ix_client_request_status_id", "status", "id"),
-        # A manager with scope "own": his requests by status, and his requests' organisations.
+        # A manager with scope "own": his requests by status, and "has he a request there?" asked
+        # of one organisation (probe) or of a whole list (PostgreSQL then hashes his organisations).
         Index("ix_client_request_responsible_status", "responsible_id", "status", "id"),
+        Index("ix_client_request_org_responsible", "organization_id", "responsible_id"),
         Index("ix_client_request_responsible_org", "responsible_id", "organization_id"),
     )
 
