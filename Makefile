@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 APP := $(BIN)/flask --app run
 
-.PHONY: run test demo install install-dev translations extract-messages lint format clean
+.PHONY: run test demo bench install install-dev translations extract-messages lint format clean
 
 run: install translations
 	$(APP) crm start
@@ -12,6 +12,10 @@ run: install translations
 # A small believable client base for a first look (run before or while `make run` is up).
 demo: install translations
 	$(APP) crm demo --orgs $(or $(ORGS),200)
+
+# The scale benchmark (README, "Speed at scale"): PostgreSQL and Redis of your own, see BENCH_ARGS.
+bench: install-dev translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: install-dev translations
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -780,6 +780,9 @@ def load_demo(
         builder.reminders(connection)
         builder.catalogue_entries(connection)
     request_counts.forget()  # the requests went in past the ORM session
+    # The session's open transaction (it re-read the managers) would keep VACUUM from marking the
+    # new rows visible to all, and PostgreSQL's index-only scans need that mark.
+    db.session.close()
     say("Refreshing the planner's statistics...")
     refresh_statistics()
     result.seconds = timer.monotonic() - started

@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="its database is flushed")
     parser.add_argument("--reset", action="store_true", help="drop everything in --database and load anew")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--rq-workers", type=int, default=1, help="RQ worker processes")
+    parser.add_argument("--rq-workers", type=int, default=2, help="RQ worker processes")
     parser.add_argument("--requests", type=int, default=200, help="requests per case at concurrency 20")
     parser.add_argument("--requests-single", type=int, default=50, help="requests per case at concurrency 1")
     parser.add_argument("--reminders", type=int, default=5000, help="reminders coming due at once")
@@ -94,6 +94,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict:
     from config import database_url
 
     engine = create_engine(database_url())
+    create_database_if_missing(engine)
     if args.reset:
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -117,6 +118,23 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict:
             load[f"rows_{table}"] = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     engine.dispose()
     return load
+
+
+def create_database_if_missing(engine) -> None:
+    """A fresh machine's PostgreSQL has no `bench` database yet: make it (as `createdb` would)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        engine.connect().close()
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+        server = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{engine.url.database}"'))
+        server.dispose()
+        print(f"Created the database {engine.url.database}", flush=True)
 
 
 def add_agent_history(engine) -> int:
