@@ -143,6 +143,12 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
         if not access.check_responsible_change(item):
             raise ValueError(_("You may not make a colleague responsible."))
 
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None) -> dict:
+        """The page's template also gets the organisation FAB fetched through the access policy."""
+        widgets = super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+        widgets["organization"] = item
+        return widgets
+
     @expose("/card/<int:pk>")
     @has_access
     def card(self, pk: int) -> str:

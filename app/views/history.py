@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from app import access
 from app.extensions import db
 from app.models.audit import AuditEntry
+from app.models.clients import Organization
 from app.models.reminders import Reminder
 from app.models.requests import DELIVERY_LABELS, STATUS_LABELS, DeliveryStatus, Request, RequestStatus
 from app.views.clients import CONTACT_LABELS, ORGANIZATION_LABELS
@@ -96,12 +97,11 @@ def _history(condition) -> list[HistoryLine]:
     return [_line(entry) for entry in db.session.scalars(query)]
 
 
-def organization_history(organization_id: int) -> list[HistoryLine]:
-    """The organisation's own data and its contacts; request histories stay on their pages,
-    where the access policy decides who sees them."""
-    access.get_organization_or_404(organization_id)
+def organization_history(organization: Organization) -> list[HistoryLine]:
+    """The organisation's own data and its contacts, for a page that got the organisation from the
+    access policy; request histories stay on their pages, where the policy decides who sees them."""
     return _history(
-        (AuditEntry.organization_id == organization_id) & AuditEntry.entity.in_(["organization", "contact"])
+        (AuditEntry.organization_id == organization.id) & AuditEntry.entity.in_(["organization", "contact"])
     )
 
 
