@@ -21,19 +21,17 @@ mail = Mail()
 csrf = CSRFProtect()
 
 
-def redis_connection(url: str | None = None) -> Redis:
-    """A Redis client for REDIS_URL (or `url`); RQ gets it passed explicitly everywhere.
+def redis_connection() -> Redis:
+    """The Redis client for REDIS_URL; RQ gets it passed explicitly everywhere.
 
-    The application's client is made once per process: its pool keeps connections open between
-    requests (redis-py replaces them in a forked child).
+    Made once per process: its pool keeps connections open between requests (redis-py replaces
+    them in a forked child).
     """
-    if url is not None:
-        return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     clients = current_app.extensions.setdefault("crm_redis", {})
-    configured = current_app.config["REDIS_URL"]
-    if configured not in clients:
-        clients[configured] = Redis.from_url(configured, socket_connect_timeout=2, socket_timeout=5)
-    return clients[configured]
+    url = current_app.config["REDIS_URL"]
+    if url not in clients:
+        clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return clients[url]
 
 
 def _unicode_lower(value: str | None) -> str | None:

@@ -57,6 +57,8 @@ def test_status_links_follow_each_change_at_once(app, client, three_requests):
     with app.app_context():
         organization_id = db.session.get(Request, pk).organization_id
     assert client.post("/api/v1/request/", json={"organization": organization_id}, headers=headers).status_code == 201
+    links = status_links(client)
+    assert (links["all"], links["preparing_offer"], links["stalled"]) == (4, 3, 1)
     assert client.delete(f"/api/v1/request/{three_requests[1]}", headers=headers).status_code == 200
     links = status_links(client)
     assert (links["all"], links["preparing_offer"], links["stalled"]) == (3, 2, 1)

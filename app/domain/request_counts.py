@@ -32,11 +32,10 @@ log = logging.getLogger(__name__)
 def status_counts(user: CrmUser | None = None) -> dict[str, int]:
     """{status: number of requests} among the requests the user may see."""
     user = user if user is not None else access.current_user()
-    clause = access.request_clause(user)
     if user is None:
         return {}
     # The key follows the policy's clause: everything, or the requests he is responsible for.
-    scope = "all" if clause is None else f"responsible:{user.id}"
+    scope = "all" if access.request_clause(user) is None else f"responsible:{user.id}"
     try:
         connection = redis_connection()
         generation = int(connection.get(GENERATION_KEY) or 0)

@@ -77,18 +77,19 @@ FINANCE_RULES = {
 
 
 # Badges and summaries are made for every row of the list: escape() and f-strings, not the much
-# slower Markup.format.
+# slower Markup.format. str() first: a lazy label's __html__ would pass it through unescaped.
+def _label(text: object, colour: str, css_class: str) -> Markup:
+    return Markup(f'<span class="label label-{colour} {css_class}">{escape(str(text))}</span>')
+
+
 def status_badge(value: str) -> Markup:
     status = RequestStatus(value)
-    return Markup(
-        f'<span class="label label-{STATUS_COLOURS[status]} crm-status">{escape(STATUS_LABELS[status])}</span>'
-    )
+    return _label(STATUS_LABELS[status], STATUS_COLOURS[status], "crm-status")
 
 
 def delivery_badge(value: str) -> Markup:
     status = DeliveryStatus(value)
-    label = escape(str(DELIVERY_LABELS[status]))
-    return Markup(f'<span class="label label-{DELIVERY_COLOURS[status]} crm-delivery">{label}</span>')
+    return _label(DELIVERY_LABELS[status], DELIVERY_COLOURS[status], "crm-delivery")
 
 
 def equipment_summary(text: str) -> Markup:
