@@ -109,7 +109,8 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", 20)) * 1024 * 1024
 
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    # Unset: no company mail server yet; reminders then reach the Agent and «Мои напоминания» only.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
@@ -127,7 +128,15 @@ class Config:
     REMINDER_RETRY_DELAYS = [
         float(s) for s in os.environ.get("REMINDER_RETRY_DELAYS", "30,60,120,300,600,900,1800,1800,1800").split(",")
     ]
-    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    # The site's address as users reach it; unset, the address actually served is used (the
+    # request's own, or SERVED_URL, which `make run` exports to its processes).
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+    SERVED_URL = os.environ.get("SERVED_URL", "http://127.0.0.1:5000")
+    # /health: a worker or scheduler silent this long is dead; a reminder due and unsent this long is late.
+    HEALTH_HEARTBEAT_SECONDS = int(os.environ.get("HEALTH_HEARTBEAT_SECONDS", 60))
+    HEALTH_REMINDER_LATE_SECONDS = int(os.environ.get("HEALTH_REMINDER_LATE_SECONDS", 120))
+    # While reminders wait for an e-mail retry, the sweep checks this often whether SMTP is back.
+    SMTP_PROBE_SECONDS = int(os.environ.get("SMTP_PROBE_SECONDS", 10))
 
     @classmethod
     def finalize(cls, settings: dict) -> None:

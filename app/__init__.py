@@ -58,6 +58,7 @@ def _register_views(appbuilder) -> None:
     from app.views.agent import AgentSettingsView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
+    from app.views.mail_settings import MailSettingsView
     from app.views.reminders import RemindersView
     from app.views.requests import OrganizationRequestsView, RequestView
 
@@ -96,6 +97,14 @@ def _register_views(appbuilder) -> None:
         "Document categories",
         label=_l("Document categories"),
         icon="fa-folder",
+        category="Reference data",
+        category_label=_l("Reference data"),
+    )
+    appbuilder.add_view(
+        MailSettingsView,
+        "Mail",
+        label=_l("Mail"),
+        icon="fa-envelope-o",
         category="Reference data",
         category_label=_l("Reference data"),
     )

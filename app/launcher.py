@@ -1,9 +1,16 @@
-"""`make run`: one supervised group of web server, RQ worker, scheduler and, if needed, Redis."""
+"""`make run`: one supervised group of web server, RQ worker, scheduler and, if needed, Redis.
+
+Each process runs under `keep` (`python -m app.launcher keep -- COMMAND`), which starts it again
+when it dies, so one crash (or a killed embedded Redis) does not take the group down; Ctrl-C still
+stops everything.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -47,45 +54,72 @@ def redis_server_binary() -> str:
     return found
 
 
-def start_embedded_redis() -> tuple[subprocess.Popen, str]:
+def embedded_redis_command() -> tuple[list[str], str]:
     """A private Redis under instance/redis, with its data kept on disk (AOF) between runs."""
     data_dir = INSTANCE_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port(6390)
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", str(data_dir),
-            "--appendonly", "yes",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--logfile", str(data_dir / "redis.log"),
-        ]
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    from redis import Redis
-    from redis.exceptions import RedisError
+    command = [
+        redis_server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--save", "",
+        "--maxmemory-policy", "noeviction",
+        "--logfile", str(data_dir / "redis.log"),
+    ]  # fmt: skip
+    return command, f"redis://127.0.0.1:{port}/0"
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            Redis.from_url(url).ping()
-            return process, url
-        except RedisError:
-            if process.poll() is not None:
-                break
+
+def gunicorn_control_socket(port: int) -> list[str]:
+    """gunicorn 27 opens a control socket shared by every instance of the same user by default
+    (~/.gunicorn/gunicorn.ctl): give this one its own under instance/, or none if the path is too
+    long for a Unix socket."""
+    path = INSTANCE_DIR / f"gunicorn-{port}.ctl"
+    return ["--control-socket", str(path)] if len(str(path)) < 100 else ["--no-control-socket"]
+
+
+def keep(command: list[str], name: str) -> int:
+    """Run the command and start it again whenever it dies, with growing pauses (reset after a
+    minute of good running); SIGTERM/SIGINT stop it and end the loop."""
+    stopping = False
+
+    def stop(_signum, _frame) -> None:
+        # The child shares this process group, which honcho (and Ctrl-C) signal as a whole: it got
+        # the signal too. Forwarding it would turn an RQ worker's warm shutdown into a cold one.
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    pause = 1.0
+    while True:
+        started = time.monotonic()
+        child = subprocess.Popen(command)
+        code = child.wait()
+        if stopping:
+            return code
+        if time.monotonic() - started > 60:
+            pause = 1.0
+        print(f"[{name}] exited with code {code}; starting it again in {pause:.0f} s", flush=True)
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline and not stopping:
             time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
+        if stopping:
+            return code
+        pause = min(pause * 2, 30.0)
+
+
+def _kept(name: str, command: list[str]) -> str:
+    return shlex.join([sys.executable, "-m", "app.launcher", "keep", name, "--", *command])
 
 
 def _announce_when_ready(url: str, login_hint: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+            with urllib.request.urlopen(url + "/health?scope=web", timeout=2) as answer:
                 if answer.status == 200:
                     break
         except OSError:
@@ -98,32 +132,31 @@ def run_all(login_hint: str) -> int:
     """Start every process, print the URL when the site answers, stop all on Ctrl-C."""
     env = os.environ.copy()
     env["PYTHONUNBUFFERED"] = "1"
-    redis_process = None
+    manager = Manager()
     if not env.get("REDIS_URL"):
-        redis_process, env["REDIS_URL"] = start_embedded_redis()
-        print(f"Started the embedded Redis at {env['REDIS_URL']} (data in {INSTANCE_DIR / 'redis'})", flush=True)
+        redis_command, env["REDIS_URL"] = embedded_redis_command()
+        manager.add_process("redis", _kept("redis", redis_command), cwd=str(BASE_DIR), env=env)
+        print(f"Starting the embedded Redis at {env['REDIS_URL']} (data in {INSTANCE_DIR / 'redis'})", flush=True)
     host = env.get("HOST", "127.0.0.1")
     port = free_port(int(env.get("PORT", 5000))) if host in {"127.0.0.1", "localhost"} else int(env.get("PORT", 5000))
+    shown_host = "127.0.0.1" if host == "0.0.0.0" else host
+    # Links in e-mails and Agent pop-ups follow the address actually served unless PUBLIC_URL is set.
+    env["SERVED_URL"] = f"http://{shown_host}:{port}"
     web_workers = env.get("WEB_CONCURRENCY", "2")
     python = sys.executable
-    manager = Manager()
+    web = [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", web_workers, "--access-logfile", "-"]
     manager.add_process(
-        "web",
-        f"{python} -m gunicorn --bind {host}:{port} --workers {web_workers} --access-logfile - run:app",
-        cwd=str(BASE_DIR),
-        env=env,
+        "web", _kept("web", [*web, *gunicorn_control_socket(port), "run:app"]), cwd=str(BASE_DIR), env=env
     )
-    manager.add_process("worker", f"{python} worker.py worker", cwd=str(BASE_DIR), env=env)
-    manager.add_process("scheduler", f"{python} worker.py scheduler", cwd=str(BASE_DIR), env=env)
-    shown_host = "127.0.0.1" if host == "0.0.0.0" else host
-    threading.Thread(target=_announce_when_ready, args=(f"http://{shown_host}:{port}", login_hint), daemon=True).start()
-    try:
-        manager.loop()
-    finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            try:
-                redis_process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                redis_process.kill()
+    manager.add_process("worker", _kept("worker", [python, "worker.py", "worker"]), cwd=str(BASE_DIR), env=env)
+    manager.add_process("scheduler", _kept("scheduler", [python, "worker.py", "scheduler"]), cwd=str(BASE_DIR), env=env)
+    threading.Thread(target=_announce_when_ready, args=(env["SERVED_URL"], login_hint), daemon=True).start()
+    manager.loop()
     return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    # python -m app.launcher keep NAME -- COMMAND...
+    if len(sys.argv) > 4 and sys.argv[1] == "keep" and sys.argv[3] == "--":
+        raise SystemExit(keep(sys.argv[4:], sys.argv[2]))
+    raise SystemExit("usage: python -m app.launcher keep NAME -- COMMAND...")

@@ -346,6 +346,8 @@ ADMIN_ONLY_PREFIXES = (
     "/api/v1/security/permissions",
     "/api/v1/security/resources",
 )
+# Reminder reliability: the mail settings page and its test e-mail are the administrator's.
+ADMIN_ONLY_PREFIXES += ("/mail-settings/",)
 SELF_SERVICE = {
     "CrmUserDBModelView.userinfo",
     "ResetMyPasswordView.this_form_get",

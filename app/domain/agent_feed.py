@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app import access
+from app import access, urls
 from app.domain.events import subject_path
 from app.models.events import AgentEvent, AgentSettings
 from app.models.users import CrmUser
@@ -78,7 +78,7 @@ def page(session: Session, user: CrmUser, cursor: str | None) -> tuple[list[dict
     )
     rows = session.execute(query).scalars().all()
     last = rows[-1].id if rows else after
-    public_url = current_app.config["PUBLIC_URL"].rstrip("/")
+    public_url = urls.public_url()
     events = [
         {
             "id": event.id,

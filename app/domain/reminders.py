@@ -87,12 +87,56 @@ def mark_done(reminder: Reminder) -> None:
     reminder.done_at = utcnow()
 
 
-def resend(reminder: Reminder) -> None:
-    """After a failure: try the e-mail again now."""
+def resend(reminder: Reminder) -> bool:
+    """After a failure, and only then: try the e-mail again now. False (nothing done) otherwise:
+    a stale page or a second click must not send a delivered reminder twice."""
+    if reminder.delivery != Delivery.FAILED or reminder.done_at is not None:
+        return False
     reminder.delivery = Delivery.PENDING
     reminder.next_attempt_at = utcnow()
     reminder.attempts = 0
     reminder.last_error = None
+    return True
+
+
+def waiting_for_retry(now: datetime):
+    """Reminders whose e-mail failed and that wait for the next attempt."""
+    return and_(
+        Reminder.done_at.is_(None),
+        Reminder.delivery == Delivery.PENDING,
+        Reminder.attempts > 0,
+        Reminder.next_attempt_at > now,
+    )
+
+
+def any_waiting_for_retry(session: Session, now: datetime) -> bool:
+    return session.execute(select(Reminder.id).where(waiting_for_retry(now)).limit(1)).first() is not None
+
+
+def release_waiting_retries(session: Session, now: datetime) -> int:
+    """The mail server answers again: every reminder waiting for a retry is due at once, so an
+    outage delays reminders by the outage, not by the back-off table. Returns how many."""
+    released = session.execute(
+        update(Reminder)
+        .where(waiting_for_retry(now))
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return released.rowcount
+
+
+def mark_delivered_without_email(session: Session, reminder: Reminder, claimed_at: datetime) -> bool:
+    """No mail server configured: the claim already gave the Agent its event; the reminder is
+    delivered there and in «Мои напоминания», never failed for a missing server."""
+    done = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder.id, Reminder.delivery == Delivery.SENDING, Reminder.claimed_at == claimed_at)
+        .values(delivery=Delivery.NO_EMAIL, sent_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return done.rowcount == 1
 
 
 def due_condition(now: datetime, lease_seconds: float):

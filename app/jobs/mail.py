@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import smtplib
+import ssl
 from email import policy
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
+from app import urls
 from app.domain.events import subject_path
 from app.domain.reminders import as_utc, user_zone
 from app.models.reminders import Reminder
@@ -32,7 +36,7 @@ def reminder_message_id(reminder: Reminder) -> str:
 
 
 def reminder_link(reminder: Reminder) -> str:
-    return current_app.config["PUBLIC_URL"].rstrip("/") + subject_path(reminder.request_id, reminder.organization_id)
+    return urls.public_url() + subject_path(reminder.request_id, reminder.organization_id)
 
 
 def reminder_email(reminder: Reminder) -> CrmMessage:
@@ -54,3 +58,116 @@ def reminder_email(reminder: Reminder) -> CrmMessage:
     message = CrmMessage(subject=subject, recipients=[owner.email], body=body)
     message.msgId = reminder_message_id(reminder)
     return message
+
+
+def mail_configured() -> bool:
+    """A company mail server is set (MAIL_SERVER); without one reminders go to the Agent only."""
+    return bool((current_app.config.get("MAIL_SERVER") or "").strip())
+
+
+# What a manager reads for a failed e-mail, by the technical error's class (the text stays for the admin).
+_REASONS = [
+    (("SMTPAuthenticationError",), _l("login to the mail server failed")),
+    (("SMTPRecipientsRefused",), _l("the address was refused by the server")),
+    (("SMTPSenderRefused",), _l("the sender address was refused by the server")),
+    (("SSLError", "SSLCertVerificationError", "SMTPNotSupportedError"), _l("encrypted connection (TLS/SSL) failed")),
+    (("ValueError: the owner has no e-mail",), _l("the user has no e-mail address")),
+    (
+        (
+            "ConnectionRefusedError",
+            "ConnectionResetError",
+            "SMTPConnectError",
+            "SMTPServerDisconnected",
+            "TimeoutError",
+            "timeout",
+            "gaierror",
+            "OSError",
+        ),
+        _l("the mail server is unreachable"),
+    ),
+]
+
+
+def failure_reason(technical: str | None) -> str:
+    """A failed attempt's reason in the user's language, from the stored technical text."""
+    text = technical or ""
+    for markers, reason in _REASONS:
+        if any(text.startswith(marker) or f"{marker}:" in text for marker in markers):
+            return str(reason)
+    return str(_l("the mail server did not accept the e-mail"))
+
+
+def _open_smtp(timeout: float) -> smtplib.SMTP:
+    """A connection to the configured mail server, encrypted and logged in as configured."""
+    config = current_app.config
+    host, port = config["MAIL_SERVER"], int(config["MAIL_PORT"])
+    if config.get("MAIL_USE_SSL"):
+        server = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        server.ehlo()
+        if config.get("MAIL_USE_TLS"):
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
+        if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
+            server.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+def _quit(server: smtplib.SMTP) -> None:
+    try:
+        server.quit()
+    except (smtplib.SMTPException, OSError):
+        server.close()
+
+
+def _answer(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}".strip()
+
+
+def smtp_probe(timeout: float = 5) -> tuple[bool, str]:
+    """A cheap check that the mail server answers (connect, EHLO, login if configured, NOOP):
+    True and its answer, or False and the error."""
+    try:
+        server = _open_smtp(timeout)
+        try:
+            code, text = server.noop()
+        finally:
+            _quit(server)
+    except (smtplib.SMTPException, OSError) as error:
+        return False, f"{error.__class__.__name__}: {error}"
+    return code == 250, _answer(code, text)
+
+
+def send_test_email(recipient: str, timeout: float = 15) -> tuple[bool, str]:
+    """The admin's «Отправить тестовое письмо»: True and the server's final answer to the message,
+    or False and the error (technical text; failure_reason() says it in the user's language)."""
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        message = CrmMessage(
+            subject=_("ZapTrade CRM: test e-mail"),
+            recipients=[recipient],
+            body=_("This is a test e-mail from ZapTrade CRM. Reminders will arrive the same way."),
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        )
+    try:
+        server = _open_smtp(timeout)
+        try:
+            sender = message.sender if isinstance(message.sender, str) else message.sender[1]
+            code, text = server.mail(sender.rpartition("<")[2].strip(">") or sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, text, sender)
+            code, text = server.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+            code, text = server.data(message.as_bytes())
+            if code != 250:
+                raise smtplib.SMTPDataError(code, text)
+        finally:
+            _quit(server)
+    except (smtplib.SMTPException, OSError) as error:
+        return False, f"{error.__class__.__name__}: {error}"
+    return True, _answer(code, text)

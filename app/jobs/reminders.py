@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from app.domain import reminders as reminder_domain
 from app.extensions import db, mail, redis_connection
 from app.jobs.context import in_app_context, job_queue, job_scheduler
-from app.jobs.mail import reminder_email
+from app.jobs.mail import mail_configured, reminder_email, smtp_probe
 from app.models.reminders import Reminder
 from app.models.stamps import utcnow
 
@@ -42,12 +42,17 @@ def send_reminders(reminder_ids: list[int]) -> dict[str, int]:
         redis_connection().delete(*[_queued_marker(reminder_id) for reminder_id in reminder_ids])
     outcome = {"sent": 0, "failed": 0, "skipped": 0}
     connection = None
+    with_email = mail_configured()
     try:
         for reminder_id in reminder_ids:
             now = utcnow()
             reminder = reminder_domain.claim(db.session, reminder_id, now, lease)
             if reminder is None:
                 outcome["skipped"] += 1
+                continue
+            if not with_email:  # the claim gave the Agent its event; «Мои напоминания» shows it
+                reminder_domain.mark_delivered_without_email(db.session, reminder, now)
+                outcome["sent"] += 1
                 continue
             try:
                 if connection is None:
@@ -65,10 +70,41 @@ def send_reminders(reminder_ids: list[int]) -> dict[str, int]:
                 continue
             reminder_domain.mark_sent(db.session, reminder, now)
             outcome["sent"] += 1
+            if outcome["sent"] == 1:
+                _mail_server_is_back()
     finally:
         _close(connection)
     log.info("reminders: %s", outcome)
     return outcome
+
+
+def _mail_server_is_back() -> None:
+    """A send succeeded: reminders waiting for a retry need not wait for their back-off."""
+    released = reminder_domain.release_waiting_retries(db.session, utcnow())
+    if released:
+        log.info("the mail server answers again: %s reminders waiting for a retry are due now", released)
+        with contextlib.suppress(RedisError):
+            job_queue().enqueue(sweep_due_reminders, result_ttl=600)
+
+
+def _probe_mail_server_if_retries_wait() -> None:
+    """While reminders wait for a retry, ask the mail server (at most every SMTP_PROBE_SECONDS,
+    across all workers) whether it is back; if it is, they are all due now."""
+    if not mail_configured() or not reminder_domain.any_waiting_for_retry(db.session, utcnow()):
+        db.session.rollback()
+        return
+    db.session.rollback()
+    every = max(1, int(current_app.config["SMTP_PROBE_SECONDS"]))
+    try:
+        if not redis_connection().set("crm:smtp-probe", 1, nx=True, ex=every):
+            return
+    except RedisError:
+        return
+    answers, answer = smtp_probe()
+    if answers:
+        _mail_server_is_back()
+    else:
+        log.info("mail server still unreachable: %s", answer)
 
 
 def _close(connection) -> None:
@@ -94,6 +130,7 @@ def sweep_due_reminders() -> int:
     """Queue every due reminder that was not sent, in batches; returns how many were queued."""
     lease, _ = _settings()
     config = current_app.config
+    _probe_mail_server_if_retries_wait()
     ids = reminder_domain.due_reminder_ids(db.session, utcnow(), lease, config["REMINDER_SWEEP_BATCH"])
     db.session.rollback()
     if not ids:

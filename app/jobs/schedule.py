@@ -6,14 +6,18 @@ interval replaces the old job, and a Redis that lost its data gets the jobs back
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq_scheduler import Scheduler
 
+from app.jobs import heartbeat
 from app.jobs.context import QUEUE_NAME
 from app.jobs.reminders import sweep_due_reminders
 
@@ -53,11 +57,40 @@ def sync_periodic_jobs(scheduler: Scheduler) -> None:
 
 
 class CrmScheduler(Scheduler):
-    """rq-scheduler that re-syncs the periodic jobs on each tick it holds the lock for."""
+    """rq-scheduler that re-syncs the periodic jobs on each tick it holds the lock for, and beats
+    its own liveness key on every pass (app/jobs/heartbeat.py), standby or active."""
+
+    heartbeat_window = 60
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("queue_name", QUEUE_NAME)
         super().__init__(*args, **kwargs)
+        self.stop_requested = False
+        self.on_beat: Callable[[], None] = lambda: None
+
+    def heartbeat(self) -> None:
+        super().heartbeat()
+        heartbeat.beat(self.connection, "scheduler", self.name, self.heartbeat_window)
+        self.on_beat()
+
+    def register_death(self) -> None:
+        with contextlib.suppress(RedisError):
+            heartbeat.forget(self.connection, "scheduler", self.name)
+        super().register_death()
+
+    def _install_signal_handlers(self) -> None:
+        """Stop on SIGTERM/SIGINT even while Redis is away (rq-scheduler's handler then raises)."""
+
+        def stop(signum, frame):
+            self.stop_requested = True
+            self.log.info("Shutting down RQ scheduler...")
+            with contextlib.suppress(RedisError):
+                self.register_death()
+                self.remove_lock()
+            raise SystemExit()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
 
     def enqueue_jobs(self):
         sync_periodic_jobs(self)

@@ -22,6 +22,8 @@ class Delivery(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # No mail server is configured: the reminder reached the Agent and «Мои напоминания» only.
+    NO_EMAIL = "no_email"
 
 
 class Reminder(Model):

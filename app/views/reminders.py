@@ -94,6 +94,7 @@ class RemindersView(BaseView):
             presets=PRESET_LABELS,
             move_form=MoveForm(),
             zone=reminder_domain.user_zone(g.user),
+            is_admin=access.is_administrator(g.user),
         )
 
     @expose("/new", methods=["GET", "POST"])
@@ -171,11 +172,31 @@ class RemindersView(BaseView):
     @has_access
     def resend(self, pk: int):
         reminder = access.get_reminder_or_404(pk)
-        reminder_domain.resend(reminder)
+        if not reminder_domain.resend(reminder):
+            db.session.rollback()
+            flash(_("Nothing was sent: %(state)s.", state=delivery_state(reminder)), "warning")
+            return redirect(url_for(".index"))
         db.session.commit()
         schedule_reminder(reminder)
         flash(_("The e-mail will be sent again."), "success")
         return redirect(url_for(".index"))
+
+
+def delivery_state(reminder: Reminder) -> str:
+    """Where a reminder stands, in words, for the resend refusal."""
+    if reminder.done_at is not None:
+        return _("the reminder is already marked as done")
+    if reminder.delivery == Delivery.SENT:
+        return _("the e-mail was already sent %(when)s", when=_shown(reminder_domain.as_utc(reminder.sent_at)))
+    if reminder.delivery == Delivery.NO_EMAIL:
+        return _("the reminder was already shown in the Agent and in «My reminders» (no mail server is set up)")
+    if reminder.delivery == Delivery.SENDING:
+        return _("the e-mail is being sent right now")
+    if reminder.attempts:
+        return _(
+            "the e-mail will be tried again at %(when)s", when=_shown(reminder_domain.as_utc(reminder.next_attempt_at))
+        )
+    return _("the reminder is waiting for its time, %(when)s", when=_shown(reminder_domain.as_utc(reminder.due_at)))
 
 
 def reminders_due_today() -> int:
@@ -187,4 +208,10 @@ def reminders_due_today() -> int:
 
 
 def register_template_globals(app) -> None:
+    from app.jobs.mail import failure_reason, mail_configured
+    from app.urls import public_url
+
     app.add_template_global(reminders_due_today)
+    app.add_template_global(public_url)
+    app.add_template_global(mail_configured)
+    app.add_template_global(failure_reason, "reminder_failure_reason")
