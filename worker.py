@@ -20,7 +20,7 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
-from rq.worker import StopRequested
+from rq.exceptions import StopRequested
 
 from app import create_app
 from app.extensions import redis_connection

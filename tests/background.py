@@ -26,7 +26,7 @@ class Background:
             "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
             "REDIS_URL": app.config["REDIS_URL"],
             "SECRET_KEY": app.config["SECRET_KEY"],
-            "MAIL_SERVER": app.config["MAIL_SERVER"],
+            "MAIL_SERVER": app.config["MAIL_SERVER"] or "",
             "MAIL_PORT": str(app.config["MAIL_PORT"]),
             "MAIL_DEFAULT_SENDER": app.config["MAIL_DEFAULT_SENDER"],
             "PUBLIC_URL": app.config["PUBLIC_URL"],
@@ -36,13 +36,15 @@ class Background:
             "REMINDER_SWEEP_SECONDS": "1",
             "REMINDER_CLAIM_LEASE_SECONDS": "3",
             "REMINDER_RETRY_DELAYS": "1,1,1",
+            "HEALTH_HEARTBEAT_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",
             **settings,
         }
 
     def start_web(self, port: int) -> subprocess.Popen:
         """The web app under gunicorn, as in production."""
-        command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "run:app"]
+        command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+        command += ["--no-control-socket", "run:app"]
         return self._spawn("web", command)
 
     def start(self, role: str) -> subprocess.Popen:
@@ -87,3 +89,39 @@ def wait_until(condition, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return condition()
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port, to stop, flush and start again; the
+    machine's Redis is never touched. Started again on the same port, empty (no persistence)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from app.launcher import free_port, redis_server_binary
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.binary = redis_server_binary()
+        self.data_dir = data_dir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir)]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        assert wait_until(lambda: _pings(Redis.from_url(self.url), RedisError), timeout=20), "redis did not start"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def _pings(connection, error_class) -> bool:
+    try:
+        return bool(connection.ping())
+    except error_class:
+        return False
