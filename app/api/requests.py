@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import g, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 
@@ -17,6 +18,9 @@ from app.models.requests import DeliveryStatus, Request, RequestStatus
 from app.search import RequestQuickSearchFilter
 from app.validation import NOTES_MAX_LENGTH, SINGLE_LINE, api_validator, api_validators
 from app.views.requests import FINANCE_RULES
+
+# marshmallow formats the message when it validates, so the lazy text speaks the caller's language.
+CHOICE_ERROR = _l("Must be one of: {choices}.")
 
 FINANCE_FIELDS = ["payment_terms", "contract_number", "invoice_number", "contract_price", "currency", "finance_comment"]
 ITEM_COLUMNS = ["items.equipment_type", "items.name", "items.subname", "items.capacity", "items.quantity"]
@@ -41,11 +45,13 @@ class ChangeSchema(Schema):
 
 
 class StatusChangeSchema(ChangeSchema):
-    status = fields.String(required=True, validate=validate.OneOf([s.value for s in RequestStatus]))
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in RequestStatus], error=CHOICE_ERROR))
 
 
 class DeliveryChangeSchema(ChangeSchema):
-    delivery_status = fields.String(required=True, validate=validate.OneOf([s.value for s in DeliveryStatus]))
+    delivery_status = fields.String(
+        required=True, validate=validate.OneOf([s.value for s in DeliveryStatus], error=CHOICE_ERROR)
+    )
 
 
 class CommentSchema(Schema):

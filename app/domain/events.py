@@ -45,17 +45,17 @@ def _locale():
 def request_created(request: Request, actor: CrmUser | None) -> AgentEvent:
     with _locale():
         items = "; ".join(item.describe() for item in request.items)
-        return _request_event(
-            request,
-            EventKind.REQUEST_CREATED,
-            actor,
-            _("New request %(number)s", number=request.number),
-            _(
+        if items:
+            message = _(
                 "%(customer)s: %(items)s. Added by %(who)s.",
                 customer=request.organization.name,
                 items=items,
                 who=_name(actor),
-            ),
+            )
+        else:  # no equipment yet: no empty subject after the colon
+            message = _("%(customer)s. Added by %(who)s.", customer=request.organization.name, who=_name(actor))
+        return _request_event(
+            request, EventKind.REQUEST_CREATED, actor, _("New request %(number)s", number=request.number), message
         )
 
 

@@ -1,0 +1,261 @@
+"""Faults an operator meets, with real processes: Redis stopped and flushed while reminders come
+due, the mail server down and back, a resend on a reminder that is not failed, no mail server at all.
+
+Nothing is restarted by hand: the worker and scheduler processes started at the beginning must
+carry on by themselves. The machine's Redis is never touched: Redis faults use a redis-server of
+the test's own (tests/background.py OwnRedis).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from sqlalchemy import select, update
+
+from app.domain import reminders as reminder_domain
+from app.extensions import db
+from app.models import AgentEvent, CrmUser, Delivery, Reminder
+from app.models.stamps import utcnow
+from tests.background import Background, OwnRedis, wait_until
+from tests.conftest import csrf_token, login
+from tests.test_reminder_delivery import deliveries, message_ids, set_reminders
+
+
+@pytest.fixture
+def own_redis(app, tmp_path, monkeypatch):
+    """The app and its processes on a Redis of the test's own, to stop and flush at will."""
+    server = OwnRedis(tmp_path)
+    server.start()
+    monkeypatch.setitem(app.config, "REDIS_URL", server.url)
+    monkeypatch.setitem(app.config, "HEALTH_HEARTBEAT_SECONDS", 4)
+    yield server
+    server.stop()
+
+
+def test_redis_stopped_and_flushed_while_reminders_come_due_every_one_is_sent_once(
+    app, client, smtp, own_redis, tmp_path
+):
+    smtp.clear()
+    smtp.recorder.delay = 0.3  # sending takes time: workers are busy when Redis goes away
+    processes = Background(app, tmp_path, REDIS_URL=own_redis.url, REMINDER_SEND_BATCH="2")
+    try:
+        processes.start("worker")
+        processes.start("worker")
+        processes.start("scheduler")
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=30), processes.logs()
+        ids = set_reminders(app, 20, due_in=1, text="Пережить Redis")
+        assert smtp.wait_for(1, timeout=20), processes.logs()
+        Redis.from_url(own_redis.url).flushall()  # the queue, the scheduled jobs, the heartbeats: gone
+        own_redis.stop()
+        outage_started = time.monotonic()
+        during = client.get("/health")
+        time.sleep(10)
+        own_redis.start()  # empty: nothing survives the outage but the database
+        back = time.monotonic()
+        messages = smtp.wait_for(len(ids), timeout=30 + 5)
+        all_sent = time.monotonic() - back
+        time.sleep(3)  # nothing more may arrive
+        assert len(smtp.messages) == len(ids), (len(smtp.messages), deliveries(app), processes.logs()[-3000:])
+        assert len(set(message_ids(smtp))) == len(ids)
+        assert len(messages) == len(ids) and all_sent <= 30, all_sent
+        assert deliveries(app) == {Delivery.SENT: len(ids)}
+        assert during.status_code == 503 and "Redis unreachable: ConnectionError" in during.get_json()["reasons"]
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=15), client.get("/health").json
+        healthy_after = time.monotonic() - back
+        logs = processes.logs()
+        assert "Traceback" not in logs, logs[-3000:]
+        assert "Redis is back" in logs
+        print(
+            f"\nRedis outage {back - outage_started:.1f} s: all {len(ids)} reminders e-mailed {all_sent:.1f} s after"
+            f" Redis was back; /health during: 503 {during.get_json()['reasons']}; 200 after {healthy_after:.1f} s"
+        )
+    finally:
+        smtp.recorder.delay = 0
+        processes.stop_all()
+
+
+def test_each_process_logs_one_line_per_outage_not_a_traceback_per_retry(app, own_redis, tmp_path):
+    processes = Background(app, tmp_path, REDIS_URL=own_redis.url)
+    try:
+        processes.start("worker")
+        processes.start("scheduler")
+        assert wait_until(lambda: "Registering birth" in processes.logs(), timeout=30)
+        time.sleep(2)
+        own_redis.stop()
+        time.sleep(8)
+        own_redis.start()
+        assert wait_until(lambda: processes.logs().count("Redis is back") >= 2, timeout=20), processes.logs()
+        for log in sorted(tmp_path.glob("*.log")):
+            text = log.read_text()
+            outage_lines = [
+                line for line in text.splitlines() if ("Redis" in line and "WARNING" in line) or "ERROR" in line
+            ]
+            assert "Traceback" not in text, text
+            assert len(outage_lines) <= 3, (log.name, outage_lines)
+        assert all(process.poll() is None for process in processes.processes)
+    finally:
+        processes.stop_all()
+
+
+def _owner(username: str = "ivanov") -> CrmUser:
+    return db.session.scalars(select(CrmUser).where(CrmUser.username == username)).one()
+
+
+def _resend(client, reminder_id: int) -> str:
+    token = csrf_token(client, "/reminders/")
+    answer = client.post(f"/reminders/{reminder_id}/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def test_resend_sends_only_a_failed_reminder_and_names_the_state_of_any_other(app, client, smtp, tmp_path):
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    smtp.clear()
+    processes = Background(app, tmp_path)
+    try:
+        processes.start("worker")
+        processes.start("scheduler")
+        [sent_id] = set_reminders(app, 1, due_in=0, text="Уже отправлено")
+        assert len(smtp.wait_for(1, timeout=30)) == 1, processes.logs()
+        assert wait_until(lambda: deliveries(app) == {Delivery.SENT: 1}, timeout=10)
+        with app.app_context():
+            pending = reminder_domain.create_reminder(db.session, _owner(), "Ждёт", utcnow() + timedelta(hours=1))
+            failed = reminder_domain.create_reminder(db.session, _owner(), "Не ушло", utcnow() - timedelta(hours=1))
+            db.session.flush()
+            pending_id, failed_id = pending.id, failed.id
+            db.session.execute(
+                update(Reminder)
+                .where(Reminder.id == failed_id)
+                .values(
+                    delivery=Delivery.FAILED,
+                    attempts=3,
+                    last_error="ConnectionRefusedError: [Errno 111] Connection refused",
+                )
+            )
+            db.session.commit()
+        login(client, "ivanov")
+        page = _resend(client, sent_id)
+        assert "Ничего не отправлено: письмо уже отправлено" in page, page[-3000:]
+        page = _resend(client, pending_id)
+        assert "Ничего не отправлено: напоминание ждёт своего времени" in page
+        time.sleep(3)
+        assert len(smtp.messages) == 1  # neither was sent again
+        page = _resend(client, failed_id)
+        assert "Письмо будет отправлено повторно." in page
+        messages = smtp.wait_for(2, timeout=20)
+        time.sleep(2)
+        assert len(smtp.messages) == 2 and messages[1]["Subject"] == "Напоминание: Не ушло"
+        page = _resend(client, failed_id)  # the second click on the stale page
+        time.sleep(2)
+        assert "Ничего не отправлено: письмо уже отправлено" in page and len(smtp.messages) == 2
+    finally:
+        processes.stop_all()
+
+
+def test_mail_server_down_then_back_every_waiting_reminder_goes_out_at_once(app, client, smtp, tmp_path, monkeypatch):
+    """The back-off table would wait up to half an hour; a probe sees the server back within a sweep."""
+    outage = float(os.environ.get("SMTP_OUTAGE_SECONDS", 20))
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    monkeypatch.setitem(app.config, "HEALTH_REMINDER_LATE_SECONDS", 5)
+    monkeypatch.setitem(app.config, "HEALTH_HEARTBEAT_SECONDS", 4)
+    smtp.stop()
+    processes = Background(app, tmp_path, REMINDER_RETRY_DELAYS="30,60,120,300,600,900,1800", SMTP_PROBE_SECONDS="2")
+    try:
+        processes.start("worker")
+        processes.start("scheduler")
+        ids = set_reminders(app, 5, due_in=0, text="Почта лежит")
+        assert wait_until(lambda: _all_attempted(app, ids), timeout=30), processes.logs()
+        down_since = time.monotonic()
+        time.sleep(max(0.0, outage - 8))
+        during = client.get("/health")
+        time.sleep(max(0.0, outage - (time.monotonic() - down_since)))
+        smtp.start()
+        smtp.clear()
+        back = time.monotonic()
+        messages = smtp.wait_for(len(ids), timeout=30)
+        delay = time.monotonic() - back
+        time.sleep(3)
+        assert len(smtp.messages) == len(ids) and len(set(message_ids(smtp))) == len(ids), processes.logs()
+        assert len(messages) == len(ids) and delay <= 30, delay
+        assert during.status_code == 503, during.get_json()
+        assert any(reason.startswith("reminders are late") for reason in during.get_json()["reasons"])
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=10), client.get("/health").json
+        print(
+            f"\nSMTP outage {back - down_since:.0f} s: all {len(ids)} e-mails {delay:.1f} s after the server was back"
+            f" (next retry by the table: 30 s); /health during: 503 {during.get_json()['reasons']}"
+        )
+    finally:
+        processes.stop_all()
+        if smtp.controller is None:
+            smtp.start()
+
+
+def _all_attempted(app, ids: list[int]) -> bool:
+    with app.app_context():
+        attempts = db.session.scalars(select(Reminder.attempts).where(Reminder.id.in_(ids))).all()
+        db.session.rollback()
+        return len(attempts) == len(ids) and all(attempts)
+
+
+def test_without_a_mail_server_reminders_reach_the_agent_and_are_not_failed(app, client, smtp, tmp_path, monkeypatch):
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    smtp.clear()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", None)
+    processes = Background(app, tmp_path)
+    try:
+        processes.start("worker")
+        processes.start("scheduler")
+        ids = set_reminders(app, 3, due_in=0, text="Без почты")
+        assert wait_until(lambda: deliveries(app) == {Delivery.NO_EMAIL: 3}, timeout=30), processes.logs()
+        with app.app_context():
+            events = db.session.scalars(select(AgentEvent).where(AgentEvent.kind == "reminder")).all()
+            assert len(events) == 3
+        assert smtp.messages == []
+        login(client, "ivanov")
+        page = client.get("/reminders/").get_data(as_text=True)
+        assert "Почта не настроена — напоминания приходят в Агент и в «Мои напоминания»" in page
+        assert page.count("показано в Агенте, без письма") == len(ids)
+        assert "crm-failure" not in page
+        assert "Письмо не отправлено" not in page.split('id="failed"')[1].split("</h4>")[0]
+    finally:
+        processes.stop_all()
+
+
+def test_a_failed_reminder_says_why_in_russian_and_only_the_admin_sees_the_technical_text(app, client):
+    with app.app_context():
+        reminder = reminder_domain.create_reminder(db.session, _owner(), "Не ушло", utcnow() - timedelta(hours=1))
+        reminder.delivery, reminder.attempts = Delivery.FAILED, 3
+        reminder.last_error = "SMTPRecipientsRefused: {'ivanov@example.ru': (550, b'No such user')}"
+        db.session.commit()
+    login(client, "ivanov")
+    page = client.get("/reminders/").get_data(as_text=True)
+    assert "адрес отклонён сервером" in page and "No such user" not in page
+    client.get("/logout/")
+    login(client, "admin")
+    page = client.get("/reminders/?everyone=1").get_data(as_text=True)
+    assert "адрес отклонён сервером" in page and "No such user" in page
+    assert re.search(r"<details[^>]*crm-failure-technical", page)
+
+
+@pytest.mark.parametrize(
+    ("technical", "russian"),
+    [
+        ("ConnectionRefusedError: [Errno 111] Connection refused", "почтовый сервер недоступен"),
+        ("SMTPAuthenticationError: (535, b'5.7.8 Error: authentication failed')", "ошибка входа на почтовый сервер"),
+        ("SMTPServerDisconnected: Connection unexpectedly closed", "почтовый сервер недоступен"),
+        ("TimeoutError: timed out", "почтовый сервер недоступен"),
+        ("SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number", "ошибка защищённого соединения (TLS/SSL)"),
+    ],
+)
+def test_failure_reasons_in_russian(app, technical, russian):
+    from flask_babel import force_locale
+
+    from app.jobs.mail import failure_reason
+
+    with app.test_request_context(), force_locale("ru"):
+        assert failure_reason(technical) == russian
