@@ -29,7 +29,7 @@ from app.jobs.context import QUEUE_NAME
 from app.jobs.schedule import CrmScheduler
 
 log = logging.getLogger("crm.background")
-MAX_PAUSE_SECONDS = 10.0
+MAX_PAUSE_SECONDS = 5.0  # a ping every 5 s at most while Redis is away: cheap, and reminders wait little
 
 
 class OutageFilter(logging.Filter):
@@ -116,6 +116,7 @@ class CrmWorker(Worker):
     """An RQ worker that also beats its own liveness key (see app/jobs/heartbeat.py)."""
 
     heartbeat_window = 60
+    max_connection_wait_time = MAX_PAUSE_SECONDS  # RQ's own retry while waiting for a job (default 60 s)
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)

@@ -67,38 +67,22 @@ def test_redis_stopped_and_flushed_while_reminders_come_due_every_one_is_sent_on
         assert during.status_code == 503 and "Redis unreachable: ConnectionError" in during.get_json()["reasons"]
         assert wait_until(lambda: client.get("/health").status_code == 200, timeout=15), client.get("/health").json
         healthy_after = time.monotonic() - back
-        logs = processes.logs()
-        assert "Traceback" not in logs, logs[-3000:]
-        assert "Redis is back" in logs
+        # One line when the outage starts and one when it ends, per process; no traceback per retry.
+        for log in sorted(tmp_path.glob("*.log")):
+            text = log.read_text()
+            assert "Traceback" not in text, (log.name, text[-3000:])
+            assert "Redis is back" in text, (log.name, text[-3000:])
+            redis_lines = [
+                line for line in text.splitlines() if "Redis" in line and ("WARNING" in line or "ERROR" in line)
+            ]
+            assert len(redis_lines) <= 3, (log.name, redis_lines)
+        assert all(process.poll() is None for process in processes.processes)  # nobody restarted them
         print(
             f"\nRedis outage {back - outage_started:.1f} s: all {len(ids)} reminders e-mailed {all_sent:.1f} s after"
             f" Redis was back; /health during: 503 {during.get_json()['reasons']}; 200 after {healthy_after:.1f} s"
         )
     finally:
         smtp.recorder.delay = 0
-        processes.stop_all()
-
-
-def test_each_process_logs_one_line_per_outage_not_a_traceback_per_retry(app, own_redis, tmp_path):
-    processes = Background(app, tmp_path, REDIS_URL=own_redis.url)
-    try:
-        processes.start("worker")
-        processes.start("scheduler")
-        assert wait_until(lambda: "Registering birth" in processes.logs(), timeout=30)
-        time.sleep(2)
-        own_redis.stop()
-        time.sleep(8)
-        own_redis.start()
-        assert wait_until(lambda: processes.logs().count("Redis is back") >= 2, timeout=20), processes.logs()
-        for log in sorted(tmp_path.glob("*.log")):
-            text = log.read_text()
-            outage_lines = [
-                line for line in text.splitlines() if ("Redis" in line and "WARNING" in line) or "ERROR" in line
-            ]
-            assert "Traceback" not in text, text
-            assert len(outage_lines) <= 3, (log.name, outage_lines)
-        assert all(process.poll() is None for process in processes.processes)
-    finally:
         processes.stop_all()
 
 
@@ -159,7 +143,7 @@ def test_resend_sends_only_a_failed_reminder_and_names_the_state_of_any_other(ap
 
 def test_mail_server_down_then_back_every_waiting_reminder_goes_out_at_once(app, client, smtp, tmp_path, monkeypatch):
     """The back-off table would wait up to half an hour; a probe sees the server back within a sweep."""
-    outage = float(os.environ.get("SMTP_OUTAGE_SECONDS", 20))
+    outage = float(os.environ.get("SMTP_OUTAGE_SECONDS", 12))
     Redis.from_url(app.config["REDIS_URL"]).flushdb()
     monkeypatch.setitem(app.config, "HEALTH_REMINDER_LATE_SECONDS", 5)
     monkeypatch.setitem(app.config, "HEALTH_HEARTBEAT_SECONDS", 4)
@@ -221,7 +205,7 @@ def test_without_a_mail_server_reminders_reach_the_agent_and_are_not_failed(app,
         assert "Почта не настроена — напоминания приходят в Агент и в «Мои напоминания»" in page
         assert page.count("показано в Агенте, без письма") == len(ids)
         assert "crm-failure" not in page
-        assert "Письмо не отправлено" not in page.split('id="failed"')[1].split("</h4>")[0]
+        assert re.search(r'id="failed"[^>]*>[^<]*<span class="badge">0</span>', page)  # no failure shown
     finally:
         processes.stop_all()
 
