@@ -243,3 +243,48 @@ def test_failure_reasons_in_russian(app, technical, russian):
 
     with app.test_request_context(), force_locale("ru"):
         assert failure_reason(technical) == russian
+
+
+def test_the_mail_page_shows_the_settings_without_the_password_and_sends_a_test_email(app, client, smtp, monkeypatch):
+    smtp.clear()
+    monkeypatch.setitem(app.config, "MAIL_PASSWORD", "very-secret-mail-password")
+    login(client, "admin")
+    page = client.get("/mail-settings/").get_data(as_text=True)
+    assert "very-secret-mail-password" not in page and "пароль задан (не показывается)" in page
+    assert "127.0.0.1" in page and "Отправить тестовое письмо" in page
+    monkeypatch.setitem(app.config, "MAIL_PASSWORD", None)
+    token = csrf_token(client, "/mail-settings/")
+    answer = client.post("/mail-settings/test", data={"csrf_token": token, "recipient": "boss@example.ru"})
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Тестовое письмо на boss@example.ru принято. Ответ сервера: 250" in page, page[-2000:]
+    [message] = smtp.wait_for(1, timeout=5)
+    assert message["To"] == "boss@example.ru" and message["Subject"] == "ZapTrade CRM: тестовое письмо"
+    from tests.smtp_sink import free_port
+
+    monkeypatch.setitem(app.config, "MAIL_PORT", free_port())  # nobody listens there
+    answer = client.post("/mail-settings/test", data={"csrf_token": token, "recipient": "boss@example.ru"})
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Тестовое письмо не отправлено: почтовый сервер недоступен. Ответ сервера: ConnectionRefusedError" in page
+
+
+def test_the_mail_page_is_the_administrators(app, client):
+    login(client, "ivanov")
+    assert client.get("/mail-settings/").status_code in (302, 403, 404)
+
+
+def test_links_follow_the_served_address_unless_public_url_is_set(app, monkeypatch):
+    from app.jobs.mail import reminder_link
+
+    with app.app_context():
+        reminder = reminder_domain.create_reminder(db.session, _owner(), "Ссылка", utcnow())
+        db.session.flush()
+        monkeypatch.setitem(app.config, "PUBLIC_URL", "")
+        monkeypatch.setitem(app.config, "SERVED_URL", "http://127.0.0.1:5210")
+        assert reminder_link(reminder) == "http://127.0.0.1:5210/reminders/"  # a worker: no request
+        with app.test_request_context(base_url="http://192.168.1.20:5211"):
+            assert reminder_link(reminder).startswith("http://192.168.1.20:5211/")
+        monkeypatch.setitem(app.config, "PUBLIC_URL", "https://crm.company.ru/")
+        assert reminder_link(reminder).startswith("https://crm.company.ru/")
+        with app.test_request_context(base_url="http://192.168.1.20:5211"):
+            assert reminder_link(reminder).startswith("https://crm.company.ru/")
+        db.session.rollback()
