@@ -66,12 +66,13 @@ class Stack:
 
     def start_web(self, port: int, workers: int) -> None:
         command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+        command.append("--no-control-socket")  # gunicorn 27's default socket is shared by the user's instances
         self._spawn("web", [*command, "run:app"])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with (
                 contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer,
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health?scope=web", timeout=5) as answer,
             ):
                 if answer.status == 200 and len(self.web_workers()) == workers:
                     return

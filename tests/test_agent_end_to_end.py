@@ -72,7 +72,7 @@ def server(app, smtp, tmp_path, monkeypatch):
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+        with urllib.request.urlopen(url + "/health?scope=web", timeout=2) as answer:
             return answer.status == 200
     except OSError:
         return False
