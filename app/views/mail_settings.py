@@ -16,8 +16,8 @@ def shown_settings() -> list[tuple[str, object]]:
     return [
         ("MAIL_SERVER", config.get("MAIL_SERVER") or "—"),
         ("MAIL_PORT", config.get("MAIL_PORT")),
-        ("MAIL_USE_TLS", bool(config.get("MAIL_USE_TLS"))),
-        ("MAIL_USE_SSL", bool(config.get("MAIL_USE_SSL"))),
+        ("MAIL_USE_TLS", "true" if config.get("MAIL_USE_TLS") else "false"),
+        ("MAIL_USE_SSL", "true" if config.get("MAIL_USE_SSL") else "false"),
         ("MAIL_USERNAME", config.get("MAIL_USERNAME") or "—"),
         ("MAIL_PASSWORD", _("password set (not shown)") if config.get("MAIL_PASSWORD") else _("no password")),
         ("MAIL_DEFAULT_SENDER", config.get("MAIL_DEFAULT_SENDER")),
