@@ -288,3 +288,34 @@ def test_links_follow_the_served_address_unless_public_url_is_set(app, monkeypat
         with app.test_request_context(base_url="http://192.168.1.20:5211"):
             assert reminder_link(reminder).startswith("https://crm.company.ru/")
         db.session.rollback()
+
+
+def test_a_request_without_items_pops_up_without_an_empty_subject(app, client, manager_api):
+    from tests.factories import make_organization
+
+    with app.app_context():
+        org_id = make_organization("ООО «Пустой запрос»").id
+    answer = client.post("/api/v1/request/", json={"organization": org_id}, headers=manager_api)
+    assert answer.status_code == 201, answer.get_json()
+    with app.app_context():
+        event = db.session.scalars(select(AgentEvent).where(AgentEvent.kind == "request_created")).one()
+        assert event.message == "ООО «Пустой запрос». Добавил(а): Иван Иванов."
+
+
+def test_a_wrong_status_or_delivery_is_refused_in_russian(app, client, manager_api):
+    from tests.factories import make_organization
+
+    with app.app_context():
+        org_id = make_organization("ООО «Статусы»").id
+    pk = client.post("/api/v1/request/", json={"organization": org_id}, headers=manager_api).get_json()["id"]
+    status = client.post(f"/api/v1/request/{pk}/status", json={"status": "lost", "comment": "x"}, headers=manager_api)
+    delivery = client.post(
+        f"/api/v1/request/{pk}/delivery", json={"delivery_status": "lost", "comment": "x"}, headers=manager_api
+    )
+    assert status.status_code == 422 and delivery.status_code == 422
+    assert status.get_json()["message"]["status"][0].startswith("Допустимые значения: preparing_offer")
+    assert delivery.get_json()["message"]["delivery_status"][0].startswith("Допустимые значения: not_started")
+    english = client.post(
+        f"/api/v1/request/{pk}/status?_l_=en", json={"status": "lost", "comment": "x"}, headers=manager_api
+    )
+    assert english.get_json()["message"]["status"][0].startswith("Must be one of: ")
