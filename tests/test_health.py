@@ -71,7 +71,7 @@ def test_health_is_200_with_a_scheduler_and_a_worker_and_503_soon_after_the_sche
     try:
         processes.start("worker")
         scheduler = processes.start("scheduler")
-        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=30), processes.logs()
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=90), processes.logs()
         body = client.get("/health").get_json()
         assert body["workers"] == 1 and body["checks"]["scheduler"]["alive"] == 1
         processes.kill(scheduler)  # kill -9: no clean-up, its key must expire by itself

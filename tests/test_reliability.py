@@ -47,7 +47,7 @@ def test_redis_stopped_and_flushed_while_reminders_come_due_every_one_is_sent_on
         processes.start("worker")
         processes.start("worker")
         processes.start("scheduler")
-        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=30), processes.logs()
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=90), processes.logs()
         ids = set_reminders(app, 20, due_in=1, text="Пережить Redis")
         assert smtp.wait_for(1, timeout=20), processes.logs()
         Redis.from_url(own_redis.url).flushall()  # the queue, the scheduled jobs, the heartbeats: gone
