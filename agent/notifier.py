@@ -90,7 +90,8 @@ def diagnose_backend(
     if backend_name == "Notification":
         return (
             "plyer found no pop-up backend on this system "
-            "(Linux: install notify-send from libnotify-bin or dbus-python; macOS: install pyobjus)"
+            "(Linux: install notify-send, package libnotify-bin, and a notification service such as dunst "
+            "if the desktop has none; macOS: pip install pyobjus)"
         )
     linux_backends = ("NotifySendNotification", "NotifyDbus", "NotifyDesktopPortals")
     if backend_name == "NotifyDesktopPortals" and not (environ.get("FLATPAK_ID") or exists("/.flatpak-info")):
@@ -106,7 +107,8 @@ def diagnose_backend(
         if not has_bus:
             return (
                 "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset): the Agent runs outside the user's "
-                "desktop session, where plyer's pop-ups fail silently"
+                "desktop session, where plyer's pop-ups fail silently; start it from the desktop session "
+                "(autostart does) with a notification service running (GNOME, KDE, or dunst)"
             )
     return None
 
