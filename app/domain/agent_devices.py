@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ LATEST_HEADER = "X-ZapTrade-Agent-Latest"
 # last_seen is written at most this often per device: a poll every 5 s must not mean a write every 5 s.
 SEEN_EVERY = timedelta(seconds=60)
 NAME_LIMIT = 100
+DOWNLOAD_NAME = "zaptrade-agent.pyz"
 
 
 def hash_token(token: str) -> str:
@@ -157,3 +159,16 @@ def is_outdated(version: str | None) -> bool:
     """An Agent older than the one this server offers (an unknown version is not nagged)."""
     version = clean_version(version)
     return bool(version) and _version_tuple(version) < _version_tuple(CURRENT_AGENT_VERSION)
+
+
+def download_path(instance_dir: Path) -> Path:
+    return instance_dir / "agent" / DOWNLOAD_NAME
+
+
+def ensure_built(path: Path) -> Path:
+    """The downloadable Agent of this server's version, built now if missing or older (make agent builds it too)."""
+    from agent import build
+
+    if build.built_version(path) != CURRENT_AGENT_VERSION:
+        build.build(path)
+    return path
