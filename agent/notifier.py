@@ -136,6 +136,7 @@ class Notifier:
             log.info("pop-ups through plyer backend %s", self.backend_name)
         self._notify = notify
         self.problem = problem
+        self._problem_told = False
         if problem:
             log.error("pop-ups will probably NOT be shown: %s", problem)
 
@@ -170,7 +171,12 @@ class Notifier:
             log.error("pop-up for %s FAILED: %s: %s", what, type(exc).__name__, exc)
             return False
         if self.problem:
-            log.error("pop-up for %s probably not shown: %s", what, self.problem)
+            # said once with the remedy; afterwards one short line per pop-up, so the log shows which
+            if not self._problem_told:
+                log.error("pop-up for %s probably not shown: %s", what, self.problem)
+                self._problem_told = True
+            else:
+                log.warning("pop-up for %s probably not shown (see above)", what)
             return False
         return True
 
