@@ -202,12 +202,35 @@ def cmd_start(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -
         if display_available():
             if not open_window(home, notify):
                 return EXIT_NEEDS_SETUP
+            if notify is None and _continue_without_console():
+                return EXIT_OK
         else:
             print("Подключение Агента к CRM (окна здесь нет: вопросы в терминале).")
             setup_args = argparse.Namespace(server=None, username=None, password_stdin=False, autostart=True)
             if cmd_setup(setup_args, home) != EXIT_OK:
                 return EXIT_NEEDS_SETUP
     return cmd_run(argparse.Namespace(once=False), home, notify)
+
+
+def _continue_without_console() -> bool:
+    """Windows, started by a double click (python.exe, with a console window): go on in pythonw.exe, so
+    closing the console does not stop the Agent. True when the background copy was started."""
+    if sys.platform != "win32":
+        return False
+    pythonw = autostart.windowless_python(sys.executable)
+    if pythonw == sys.executable:
+        return False
+    import subprocess
+
+    zipapp = autostart.running_zipapp()
+    args = [pythonw, str(zipapp), "run"] if zipapp else [pythonw, "-m", "agent", "run"]
+    flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    try:
+        subprocess.Popen(args, cwd=str(zipapp.parent) if zipapp else autostart.package_root(), creationflags=flags)
+    except OSError as exc:
+        log.warning("could not continue in %s (%s): running here", pythonw, exc)
+        return False
+    return True
 
 
 def _has_token(home: Path, config: Config) -> bool:

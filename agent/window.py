@@ -125,7 +125,9 @@ class SetupWindow:
         self.root.resizable(False, False)
         frame = ttk.Frame(self.root, padding=16)
         frame.grid()
-        ttk.Label(frame, text=INTRO, wraplength=380, justify="left").grid(row=0, column=0, columnspan=2, pady=(0, 12))
+        ttk.Label(frame, text=INTRO, wraplength=380, justify="left").grid(
+            row=0, column=0, columnspan=2, sticky="w", pady=(0, 12)
+        )
         self.server = tk.StringVar(value=form.server)
         self.username = tk.StringVar(value=form.username)
         self.password = tk.StringVar()
@@ -134,7 +136,7 @@ class SetupWindow:
         for row, (label, variable, show) in enumerate(
             [("Сервер CRM", self.server, ""), ("Логин", self.username, ""), ("Пароль", self.password, "•")], start=1
         ):
-            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", pady=2)
+            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 8), pady=2)
             entry = ttk.Entry(frame, textvariable=variable, width=36, show=show)
             entry.grid(row=row, column=1, sticky="we", pady=2)
             if (row == 2 and not form.username) or (row == 3 and form.username):

@@ -235,3 +235,33 @@ def test_real_processes_with_real_plyer(crm: FakeCRM, tmp_path: Path) -> None:
     assert "event 1 [request_created] Новый запрос 2026-0042 — ООО «Ромашка»: насос ЦНС 38-44" in log_text
     assert "pop-up for event 1" in log_text  # FAILED or "probably not shown": never silently "fine"
     assert json.loads((tmp_path / "proc-home" / CURSOR_FILE).read_text())["cursor"] == encode_cursor(1)
+
+
+def test_without_a_command_a_headless_computer_is_connected_in_the_terminal_then_runs(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, tmp_path: Path
+) -> None:
+    import agent.__main__ as cli
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user" / ".config"))
+    answers = iter([crm.url, "ivanov"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
+    runs: list[bool] = []
+    monkeypatch.setattr(cli, "cmd_run", lambda args, home, notify: runs.append(args.once) or 0)
+    assert main([]) == 0
+    assert runs == [False]  # then it runs, in the background from now on
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") in crm.devices
+    assert (tmp_path / "user" / ".config" / "autostart" / "zaptrade-agent.desktop").exists()
+    assert main([]) == 0 and runs == [False, False]  # next start: straight to running, no question
+    assert len(crm.devices) == 1
+
+
+def test_help_describes_the_agent_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Агент ZapTrade CRM" in out and "window" in out and "setup" in out
