@@ -126,17 +126,6 @@ def disconnect(session: Session, viewer: CrmUser, device_id: int) -> AgentDevice
     return device
 
 
-def revoke_all(session: Session, user_id: int) -> int:
-    """Disconnect every device of a user (explicit, beside the fingerprint check). Returns how many."""
-    devices = session.scalars(
-        select(AgentDevice).where(AgentDevice.user_id == user_id, AgentDevice.revoked_on.is_(None))
-    ).all()
-    now = utcnow()
-    for device in devices:
-        device.revoked_on = now
-    return len(devices)
-
-
 def has_connected_agent(user: CrmUser) -> bool:
     """For the start page's hint: has this manager ever connected an Agent that still works?"""
     from app.extensions import db
