@@ -43,7 +43,7 @@ from agent.config import (
     normalize_server_url,
     save_config,
 )
-from agent.connecting import ConnectFailed, connect_device
+from agent.connecting import ConnectFailed, connect_device, upgrade_from_password
 from agent.loop import (
     EXIT_FAILED,
     EXIT_NEEDS_SETUP,
@@ -235,9 +235,11 @@ def _continue_without_console() -> bool:
 
 def _has_token(home: Path, config: Config) -> bool:
     try:
-        return bool(TokenStore(home).load(config.username, config.token_store))
+        if TokenStore(home).load(config.username, config.token_store):
+            return True
     except KeyringUnavailable:
         return True  # a keyring locked just after login: the run loop retries it
+    return upgrade_from_password(home, config)
 
 
 # --- run ---------------------------------------------------------------------------------------------------------
@@ -260,6 +262,8 @@ def _run_connected(args: argparse.Namespace, home: Path, notifier: Notifier) -> 
         log.error("not configured: %s", exc)
         notifier.show(PASSWORD_MISSING_TITLE, not_configured(), what="not configured")
         return EXIT_NEEDS_SETUP, False
+    if not _has_token(home, config):
+        config = load_config(home)  # an earlier Agent's password may just have been exchanged for a token
     tokens = TokenStore(home)
     session = TokenSession(
         Client(config.server), config.username, lambda: tokens.load(config.username, config.token_store)

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from agent import autostart
 from agent.client import AuthError, BadCursor, Client, ServerUnavailable
-from agent.config import Config, ConfigError, load_config, save_config
+from agent.config import (
+    Config,
+    ConfigError,
+    forget_password,
+    load_config,
+    read_password,
+    save_config,
+)
 from agent.loop import CursorState, CursorStore
 from agent.tokens import TokenStore, describe
 
@@ -81,3 +88,24 @@ def connect_device(
         path = autostart.install(autostart.current_entry(home))
     log.info("connected as %s to %s; token in the %s", username, server, where)
     return Connected(config=config, where=where, message=describe(where, home), autostart_path=path)
+
+
+def upgrade_from_password(home: Path, config: Config) -> bool:
+    """An Agent set up before device tokens kept the password in the keyring: exchange it once for a token
+    and delete it, so the manager need not log in again. True when the computer is connected now."""
+    try:
+        password = read_password(config.username)
+    except Exception:  # no keyring at all is the usual case: nothing to upgrade
+        return False
+    if not password:
+        return False
+    try:
+        connect_device(home, config.server, config.username, password)
+    except ConnectFailed as exc:
+        log.warning("the stored password could not be exchanged for a device token: %s", exc)
+        return False
+    finally:
+        password = ""
+    forget_password(config.username)
+    log.info("the password stored by an earlier Agent was exchanged for a device token and deleted")
+    return True

@@ -265,3 +265,19 @@ def test_help_describes_the_agent_in_russian(capsys: pytest.CaptureFixture[str])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "Агент ZapTrade CRM" in out and "window" in out and "setup" in out
+
+
+def test_an_earlier_agents_stored_password_becomes_a_device_token_and_is_deleted(
+    crm: FakeCRM, agent_env: Path, recorder: Recorder
+) -> None:
+    agent_env.mkdir(parents=True, exist_ok=True)
+    # what `setup` of the password-keeping Agent left behind
+    (agent_env / CONFIG_FILE).write_text(json.dumps({"server": crm.url, "username": "ivanov", "poll_seconds": 30}))
+    keyring.set_password("zaptrade-agent", "ivanov", PASSWORD)
+    crm.add_event("reminder", title="Напоминание")
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert keyring.get_password("zaptrade-agent", "ivanov") is None
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") in crm.devices
+    assert crm.count("POST", "/api/v1/security/login") == 0
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert len(crm.devices) == 1
