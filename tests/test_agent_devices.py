@@ -170,3 +170,19 @@ def test_the_download_is_for_logged_in_users_and_knows_the_server(app, client):
 def test_a_jwt_still_reads_the_feed(client):
     headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
     assert client.get(EVENTS, headers=headers).status_code == 200
+
+
+def test_guessing_passwords_through_connect_is_stopped_like_the_login(app, client):
+    from limits import parse
+
+    from tests.test_auth import fresh_ip
+
+    ip = fresh_ip()
+    body = {"username": "petrova", "password": "wrong", "device_name": "guess"}
+    for _ in range(parse(app.config["LOGIN_RATE_LIMIT"]).amount):
+        assert client.post("/api/v1/agent/connect", json=body, environ_base={"REMOTE_ADDR": ip}).status_code == 401
+    right = {**body, "password": PASSWORD}
+    answer = client.post("/api/v1/agent/connect", json=right, environ_base={"REMOTE_ADDR": ip})
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0
+    with app.app_context():
+        assert db.session.scalars(select(AgentDevice)).all() == []
