@@ -4,10 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 APP := $(BIN)/flask --app run
 
-.PHONY: run test demo bench install install-dev translations extract-messages lint format clean
+.PHONY: run test demo bench install install-dev translations extract-messages lint format clean agent
 
-run: install translations
+run: install translations agent
 	$(APP) crm start
+
+# The downloadable desktop Agent (one zipapp file, served by the «Агент» page); `flask crm init` builds it too.
+agent: install
+	$(BIN)/python -m agent.build $(or $(INSTANCE_DIR),instance)/agent/zaptrade-agent.pyz
 
 # A small believable client base for a first look (run before or while `make run` is up).
 demo: install translations

@@ -1,7 +1,9 @@
-"""Command line of the Agent: ``python -m agent setup | run | settings | autostart``.
+"""Command line of the Agent: ``python zaptrade-agent.pyz [setup | run | window | settings | autostart]``.
 
-Messages for the user are in Russian; the log file (``agent.log`` in the agent home) is in English.
-Exit codes: 0 done, 1 failed (network, bad input), 2 the user must run setup (again), 3 already running.
+Without a command it runs when this computer is connected, and otherwise opens the first-run window (or asks
+in the terminal when there is no display). Messages for the user are in Russian; the log file (``agent.log``
+in the agent home) is in English.
+Exit codes: 0 done, 1 failed (network, bad input), 2 the user must log in (again), 3 already running.
 """
 
 from __future__ import annotations
@@ -19,14 +21,12 @@ from pathlib import Path
 from agent import __version__, autostart
 from agent.client import (
     KINDS,
-    AuthError,
-    AuthSession,
-    BadCursor,
     Client,
     PasswordChanged,
     PasswordMissing,
     ServerUnavailable,
     Settings,
+    TokenSession,
 )
 from agent.config import (
     LOCK_FILE,
@@ -35,29 +35,26 @@ from agent.config import (
     MIN_POLL_SECONDS,
     Config,
     ConfigError,
-    InsecureKeyringError,
     KeyringUnavailable,
     agent_home,
+    bundled_server,
     clamp_poll_seconds,
-    forget_password,
     load_config,
     normalize_server_url,
-    read_password,
     save_config,
-    secure_keyring,
-    store_password,
 )
+from agent.connecting import ConnectFailed, connect_device, upgrade_from_password
 from agent.loop import (
     EXIT_FAILED,
     EXIT_NEEDS_SETUP,
     EXIT_OK,
     PASSWORD_MISSING_TITLE,
     Agent,
-    CursorState,
     CursorStore,
     InstanceLock,
 )
 from agent.notifier import Notifier, NotifyFunc
+from agent.tokens import TokenStore
 
 log = logging.getLogger("agent")
 
@@ -71,12 +68,19 @@ KIND_LABELS = {
     "reminder": "напоминания",
 }
 
-NOT_CONFIGURED = "Агент не настроен. Запустите настройку: python -m agent setup"
-INSECURE_KEYRING = (
-    "Не найдено защищённое хранилище паролей системы: {detail}.\n"
-    "Пароль не будет сохранён в открытом виде. Linux: установите и разблокируйте GNOME Keyring или KWallet "
-    "(служба Secret Service); Windows и macOS используют хранилище системы сами."
-)
+
+def program() -> str:
+    """How the user starts this Agent: the downloaded file, or the package from a source folder."""
+    zipapp = autostart.running_zipapp()
+    return f"python {zipapp.name}" if zipapp else "python -m agent"
+
+
+def not_configured() -> str:
+    return f"Агент не подключён к CRM. Запустите его и войдите: {program()} setup"
+
+
+def log_in_again() -> str:
+    return f"Агент отключён — войдите снова: {program()} setup (или запустите Агент и войдите в его окне)"
 
 
 def _err(text: str) -> None:
@@ -122,14 +126,25 @@ def _ask(prompt: str, default: str | None) -> str:
     return answer or (default or "")
 
 
-def cmd_setup(args: argparse.Namespace, home: Path) -> int:
+def _previous_config(home: Path) -> Config | None:
     try:
-        previous: Config | None = load_config(home)
+        return load_config(home)
     except ConfigError:
-        previous = None
+        return None
+
+
+def default_server(home: Path) -> str | None:
+    """The address to offer: the one used before, else the one written into the downloaded file."""
+    previous = _previous_config(home)
+    return previous.server if previous else bundled_server()
+
+
+def cmd_setup(args: argparse.Namespace, home: Path) -> int:
+    """Terminal set-up (headless computers): the password is exchanged for a device token, never stored."""
+    previous = _previous_config(home)
     try:
         server = normalize_server_url(
-            args.server or _ask("Адрес сервера CRM (например, https://crm.example.ru)", previous and previous.server)
+            args.server or _ask("Адрес сервера CRM (например, https://crm.example.ru)", default_server(home))
         )
     except ValueError:
         _err("Неверный адрес сервера: нужен адрес вида https://crm.example.ru")
@@ -140,55 +155,91 @@ def cmd_setup(args: argparse.Namespace, home: Path) -> int:
     if not username:
         _err("Логин не может быть пустым.")
         return EXIT_FAILED
-    try:
-        secure_keyring()  # refuse before the user types the password for nothing
-    except InsecureKeyringError as exc:
-        log.error("setup refused: %s", exc)
-        _err(INSECURE_KEYRING.format(detail=exc))
-        return EXIT_FAILED
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else getpass.getpass("Пароль: ")
     if not password:
         _err("Пароль не может быть пустым.")
         return EXIT_FAILED
-
-    client = Client(server)
     try:
-        tokens = client.login(username, password)
-    except AuthError:
-        _err("Неверный логин или пароль.")
+        connected = connect_device(home, server, username, password, install_autostart=args.autostart)
+    except ConnectFailed as exc:
+        _err(str(exc))
         return EXIT_FAILED
-    except ServerUnavailable as exc:
-        _err(f"Не удалось связаться с сервером {server}: {exc}")
-        return EXIT_FAILED
-
-    poll_seconds = previous.poll_seconds if previous else Config(server, username).poll_seconds
-    try:
-        poll_seconds = clamp_poll_seconds(client.get_settings(tokens.access_token).poll_seconds)
-    except (ServerUnavailable, AuthError) as exc:
-        log.warning("settings not read during setup: %s", exc)
-
-    try:
-        store_password(username, password)
-    except InsecureKeyringError as exc:
-        _err(INSECURE_KEYRING.format(detail=exc))
-        return EXIT_FAILED
-    if previous and previous.username != username:
-        forget_password(previous.username)
-    config = Config(server=server, username=username, poll_seconds=poll_seconds)
-    save_config(home, config)
-
-    # Take the feed's "now" already: events between setup and the first run are then caught up, not skipped.
-    store = CursorStore(home, server, username)
-    if store.load().cursor is None:
-        try:
-            store.save(CursorState(cursor=client.events(tokens.access_token, None).cursor))
-        except (ServerUnavailable, AuthError, BadCursor) as exc:
-            log.warning("initial cursor not taken during setup: %s", exc)
-    log.info("set up for %s at %s", username, server)
-    print(f"Готово: агент настроен для пользователя {username} на сервере {server}.")
-    print("Пароль сохранён в хранилище паролей системы.")
-    print("Запуск: python -m agent run; автозапуск при входе в систему: python -m agent autostart install")
+    finally:
+        password = ""
+    print(f"Готово: агент подключён для пользователя {username} на сервере {server}.")
+    print(connected.message)
+    if connected.autostart_path is not None:
+        print(f"Автозапуск при входе в систему включён: {connected.autostart_path}")
+    else:
+        print(f"Запуск: {program()} run; автозапуск при входе в систему: {program()} autostart install")
     return EXIT_OK
+
+
+def open_window(home: Path, notify: NotifyFunc | None) -> bool:
+    """The first-run window; True once the computer is connected."""
+    from agent.window import SetupForm, SetupWindow
+
+    previous = _previous_config(home)
+    form = SetupForm(home=home, server=default_server(home) or "", username=previous.username if previous else "")
+    return SetupWindow(form, lambda: Notifier(notify)).run()
+
+
+def cmd_window(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
+    from agent.window import display_available
+
+    if not display_available():
+        _err("Окно показать нельзя (нет экрана или tkinter). Подключите Агент в терминале: " + f"{program()} setup")
+        return EXIT_FAILED
+    return EXIT_OK if open_window(home, notify) else EXIT_NEEDS_SETUP
+
+
+def cmd_start(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
+    """No command: run when connected; otherwise connect first (the window, or the terminal headless)."""
+    from agent.window import display_available
+
+    config = _previous_config(home)
+    if config is None or not _has_token(home, config):
+        if display_available():
+            if not open_window(home, notify):
+                return EXIT_NEEDS_SETUP
+            if notify is None and _continue_without_console():
+                return EXIT_OK
+        else:
+            print("Подключение Агента к CRM (окна здесь нет: вопросы в терминале).")
+            setup_args = argparse.Namespace(server=None, username=None, password_stdin=False, autostart=True)
+            if cmd_setup(setup_args, home) != EXIT_OK:
+                return EXIT_NEEDS_SETUP
+    return cmd_run(argparse.Namespace(once=False), home, notify)
+
+
+def _continue_without_console() -> bool:
+    """Windows, started by a double click (python.exe, with a console window): go on in pythonw.exe, so
+    closing the console does not stop the Agent. True when the background copy was started."""
+    if sys.platform != "win32":
+        return False
+    pythonw = autostart.windowless_python(sys.executable)
+    if pythonw == sys.executable:
+        return False
+    import subprocess
+
+    zipapp = autostart.running_zipapp()
+    args = [pythonw, str(zipapp), "run"] if zipapp else [pythonw, "-m", "agent", "run"]
+    flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    try:
+        subprocess.Popen(args, cwd=str(zipapp.parent) if zipapp else autostart.package_root(), creationflags=flags)
+    except OSError as exc:
+        log.warning("could not continue in %s (%s): running here", pythonw, exc)
+        return False
+    return True
+
+
+def _has_token(home: Path, config: Config) -> bool:
+    try:
+        if TokenStore(home).load(config.username, config.token_store):
+            return True
+    except KeyringUnavailable:
+        return True  # a keyring locked just after login: the run loop retries it
+    return upgrade_from_password(home, config)
 
 
 # --- run ---------------------------------------------------------------------------------------------------------
@@ -203,6 +254,48 @@ def _install_stop_signals(stop: threading.Event) -> None:
             signal.signal(number, lambda _signum, _frame: stop.set())
 
 
+def _run_connected(args: argparse.Namespace, home: Path, notifier: Notifier) -> tuple[int, bool]:
+    """One run with the stored token; returns the exit code and whether the device was disconnected."""
+    try:
+        config = load_config(home)
+    except ConfigError as exc:
+        log.error("not configured: %s", exc)
+        notifier.show(PASSWORD_MISSING_TITLE, not_configured(), what="not configured")
+        return EXIT_NEEDS_SETUP, False
+    if not _has_token(home, config):
+        config = load_config(home)  # an earlier Agent's password may just have been exchanged for a token
+    tokens = TokenStore(home)
+    session = TokenSession(
+        Client(config.server), config.username, lambda: tokens.load(config.username, config.token_store)
+    )
+    stop = threading.Event()
+    _install_stop_signals(stop)
+    revoked = threading.Event()
+
+    def forget_token() -> None:
+        tokens.forget(config.username)
+        revoked.set()
+
+    agent = Agent(
+        session,
+        notifier,
+        CursorStore(home, config.server, config.username),
+        poll_seconds=config.poll_seconds,
+        stop=stop,
+        on_revoked=forget_token,
+    )
+    where = "the OS keyring" if config.token_store == "keyring" else f"the file {home / 'token'} (mode 0600)"
+    log.info(
+        "agent %s started for %s at %s (token in %s; log: %s)", __version__, config.username, config.server, where, home
+    )
+    try:
+        return agent.run(once=args.once), revoked.is_set()
+    except KeyboardInterrupt:
+        return EXIT_OK, False
+    finally:
+        log.info("agent stopped")
+
+
 def cmd_run(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
     lock = InstanceLock(home / LOCK_FILE)
     if not lock.acquire():
@@ -210,30 +303,21 @@ def cmd_run(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> 
         return EXIT_ALREADY_RUNNING
     try:
         notifier = Notifier(notify)
-        try:
-            config = load_config(home)
-        except ConfigError as exc:
-            log.error("not configured: %s", exc)
-            notifier.show(PASSWORD_MISSING_TITLE, NOT_CONFIGURED, what="not configured")
-            _err(NOT_CONFIGURED)
-            return EXIT_NEEDS_SETUP
-        session = AuthSession(Client(config.server), config.username, lambda: read_password(config.username))
-        stop = threading.Event()
-        _install_stop_signals(stop)
-        agent = Agent(
-            session,
-            notifier,
-            CursorStore(home, config.server, config.username),
-            poll_seconds=config.poll_seconds,
-            stop=stop,
-        )
-        log.info("agent %s started for %s at %s (log: %s)", __version__, config.username, config.server, home)
-        try:
-            return agent.run(once=args.once)
-        except KeyboardInterrupt:
-            return EXIT_OK
-        finally:
-            log.info("agent stopped")
+        while True:
+            code, revoked = _run_connected(args, home, notifier)
+            if code != EXIT_NEEDS_SETUP:
+                return code
+            if not revoked:
+                _err(not_configured())
+                return code
+            # Disconnected: the pop-up has said so; open the window to log in again, or say what to do.
+            from agent.window import display_available
+
+            if args.once or not display_available():
+                _err(log_in_again())
+                return code
+            if not open_window(home, notify):
+                return code
     finally:
         lock.release()
 
@@ -253,7 +337,7 @@ def cmd_settings(args: argparse.Namespace, home: Path) -> int:
     try:
         config = load_config(home)
     except ConfigError:
-        _err(NOT_CONFIGURED)
+        _err(not_configured())
         return EXIT_NEEDS_SETUP
     enable, disable = set(args.enable or ()), set(args.disable or ())
     if enable & disable:
@@ -262,7 +346,10 @@ def cmd_settings(args: argparse.Namespace, home: Path) -> int:
     if args.poll_seconds is not None and not MIN_POLL_SECONDS <= args.poll_seconds <= MAX_POLL_SECONDS:
         _err(f"Интервал опроса должен быть от {MIN_POLL_SECONDS} до {MAX_POLL_SECONDS} секунд.")
         return EXIT_FAILED
-    session = AuthSession(Client(config.server), config.username, lambda: read_password(config.username))
+    tokens = TokenStore(home)
+    session = TokenSession(
+        Client(config.server), config.username, lambda: tokens.load(config.username, config.token_store)
+    )
     try:
         settings = session.call(session.client.get_settings)
         if enable or disable or args.poll_seconds is not None:
@@ -279,7 +366,7 @@ def cmd_settings(args: argparse.Namespace, home: Path) -> int:
                 return EXIT_FAILED
             print("Настройки сохранены.")
     except (PasswordChanged, PasswordMissing):
-        _err("Сервер не принял сохранённый пароль (или его нет). Запустите настройку заново: python -m agent setup")
+        _err(log_in_again())
         return EXIT_NEEDS_SETUP
     except (ServerUnavailable, KeyringUnavailable) as exc:
         _err(f"Не удалось связаться с сервером {config.server}: {exc}")
@@ -296,7 +383,7 @@ def cmd_settings(args: argparse.Namespace, home: Path) -> int:
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:
-    entry = autostart.current_entry()
+    entry = autostart.current_entry(agent_home() if args.action == "install" else None)
     if args.action == "install":
         path = autostart.install(entry)
         print(f"Автозапуск включён: {path}")
@@ -311,7 +398,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
             print(f"Автозапуск включён: {entry.path}")
         elif state == autostart.DIFFERENT:
             print(f"Автозапуск включён, но указывает на другой Python или папку: {entry.path}")
-            print("Обновите его: python -m agent autostart install")
+            print(f"Обновите его: {program()} autostart install")
         else:
             print("Автозапуск выключен.")
     return EXIT_OK
@@ -321,15 +408,22 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agent", description="Агент ZapTrade CRM: всплывающие уведомления")
+    parser = argparse.ArgumentParser(
+        prog=program(),
+        description="Агент ZapTrade CRM: всплывающие уведомления CRM в углу экрана. "
+        "Без команды: подключает компьютер (окно) при первом запуске, затем получает уведомления.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="подробный журнал")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command")
 
-    setup = commands.add_parser("setup", help="указать сервер, логин и пароль")
+    setup = commands.add_parser("setup", help="подключить компьютер в терминале: сервер, логин, пароль")
     setup.add_argument("--server", help="адрес сервера CRM")
     setup.add_argument("--username", help="логин")
     setup.add_argument("--password-stdin", action="store_true", help="прочитать пароль из первой строки stdin")
+    setup.add_argument("--autostart", action="store_true", help="и запускать при входе в систему")
+
+    commands.add_parser("window", help="окно подключения (сервер, логин, пароль, проверка уведомления)")
 
     run = commands.add_parser("run", help="получать уведомления")
     run.add_argument("--once", action="store_true", help="один цикл опроса и выход")
@@ -352,12 +446,16 @@ def main(argv: Sequence[str] | None = None, *, notify: NotifyFunc | None = None)
         if args.command == "autostart":
             return cmd_autostart(args)
         home = agent_home()
-        setup_logging(home, args.verbose, console=args.command == "run")
+        setup_logging(home, args.verbose, console=args.command in ("run", None))
         if args.command == "setup":
             return cmd_setup(args, home)
         if args.command == "settings":
             return cmd_settings(args, home)
-        return cmd_run(args, home, notify)
+        if args.command == "window":
+            return cmd_window(args, home, notify)
+        if args.command == "run":
+            return cmd_run(args, home, notify)
+        return cmd_start(args, home, notify)
     except (KeyboardInterrupt, EOFError):
         _err("\nПрервано.")
         return EXIT_FAILED

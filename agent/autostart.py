@@ -3,7 +3,14 @@
 ``autostart_entry`` is a pure function (platform, home, environment, interpreter → path and file text), so all
 three platforms are tested on any machine; ``install``/``remove``/``status`` only write, delete or compare.
 The entry runs ``<this interpreter> -m agent run`` from the folder that holds the ``agent`` package, because a
-process started at login begins in the home folder, where ``-m agent`` would not be found.
+process started at login begins in the home folder, where ``-m agent`` would not be found. The downloaded
+Agent (one zipapp file, agent/build.py) first copies itself into the agent home, so the entry runs
+``<python> <home>/zaptrade-agent.pyz run`` and the manager may delete the file from his Downloads folder.
+
+Windows: a ``.cmd`` in the user's Startup folder rather than the HKCU Run key, because the user can see it,
+open its folder from the Start menu (``shell:startup``) and delete it without a registry editor; it needs no
+administrator rights either, and Task Manager's «Автозагрузка» tab lists and disables it like a Run key. The
+``.cmd`` starts ``pythonw.exe`` (no console window stays open) and ends at once.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import contextlib
 import os
 import plistlib
 import re
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +31,7 @@ LAUNCH_AGENT_LABEL = "ru.zaptrade.agent"
 DESKTOP_FILE = "zaptrade-agent.desktop"
 WINDOWS_FILE = "ZapTrade Agent.cmd"
 INSTALLED, DIFFERENT, ABSENT = "installed", "different", "absent"
+ZIPAPP_NAME = "zaptrade-agent.pyz"
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,31 @@ class AutostartEntry:
 def package_root() -> str:
     """The folder that contains the ``agent`` package: the working directory ``-m agent`` needs."""
     return str(Path(__file__).resolve().parent.parent)
+
+
+def running_zipapp() -> Path | None:
+    """The zipapp file this Agent runs from (the download), None when it runs from a source folder."""
+    import agent
+
+    archive = getattr(getattr(agent, "__spec__", None) and agent.__spec__.loader, "archive", None)
+    return Path(archive) if archive else None
+
+
+def install_zipapp(home: Path, source: Path | None = None) -> Path | None:
+    """Copy the running zipapp into the agent home (atomically); the autostart entry points at the copy."""
+    source = source or running_zipapp()
+    if source is None:
+        return None
+    target = home / ZIPAPP_NAME
+    if source.resolve() != target.resolve():
+        tmp = target.with_name(f".{ZIPAPP_NAME}.tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return target
+
+
+def agent_args(python: str, zipapp: str | None) -> list[str]:
+    return [python, zipapp, "run"] if zipapp else [python, "-m", "agent", "run"]
 
 
 def windowless_python(python: str) -> str:
@@ -65,10 +99,12 @@ def _desktop_exec_arg(arg: str) -> str:
     return arg
 
 
-def _linux_entry(home: PurePosixPath, environ: Mapping[str, str], python: str, workdir: str) -> AutostartEntry:
+def _linux_entry(
+    home: PurePosixPath, environ: Mapping[str, str], python: str, workdir: str, zipapp: str | None
+) -> AutostartEntry:
     xdg = environ.get("XDG_CONFIG_HOME")
     base = PurePosixPath(xdg) if xdg and PurePosixPath(xdg).is_absolute() else home / ".config"
-    command = " ".join(_desktop_exec_arg(arg) for arg in (python, "-m", "agent", "run"))
+    command = " ".join(_desktop_exec_arg(arg) for arg in agent_args(python, zipapp))
     content = "\n".join(
         [
             "[Desktop Entry]",
@@ -95,7 +131,9 @@ def _cmd_quote(value: str) -> str:
     return '"' + value.replace("%", "%%") + '"'
 
 
-def _windows_entry(home: PureWindowsPath, environ: Mapping[str, str], python: str, workdir: str) -> AutostartEntry:
+def _windows_entry(
+    home: PureWindowsPath, environ: Mapping[str, str], python: str, workdir: str, zipapp: str | None
+) -> AutostartEntry:
     appdata = environ.get("APPDATA")
     base = PureWindowsPath(appdata) if appdata else home / "AppData" / "Roaming"
     folder = base / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup"
@@ -105,7 +143,9 @@ def _windows_entry(home: PureWindowsPath, environ: Mapping[str, str], python: st
         "chcp 65001 >nul",
         "rem ZapTrade CRM Agent: started at login. To remove: python -m agent autostart remove",
         f"cd /d {_cmd_quote(workdir)}",
-        f'start "" {_cmd_quote(python)} -m agent run',
+        f'start "" {_cmd_quote(python)} {_cmd_quote(zipapp)} run'
+        if zipapp
+        else f'start "" {_cmd_quote(python)} -m agent run',
         "",
     ]
     return AutostartEntry(WINDOWS, folder / WINDOWS_FILE, "\r\n".join(lines))
@@ -114,10 +154,10 @@ def _windows_entry(home: PureWindowsPath, environ: Mapping[str, str], python: st
 # --- macOS: a LaunchAgent --------------------------------------------------------------------------------------------
 
 
-def _macos_entry(home: PurePosixPath, python: str, workdir: str) -> AutostartEntry:
+def _macos_entry(home: PurePosixPath, python: str, workdir: str, zipapp: str | None) -> AutostartEntry:
     plist = {
         "Label": LAUNCH_AGENT_LABEL,
-        "ProgramArguments": [python, "-m", "agent", "run"],
+        "ProgramArguments": agent_args(python, zipapp),
         "WorkingDirectory": workdir,
         "RunAtLoad": True,
         # no KeepAlive: after "password changed" (exit 2) launchd must not restart it into the same pop-up
@@ -129,22 +169,36 @@ def _macos_entry(home: PurePosixPath, python: str, workdir: str) -> AutostartEnt
 
 
 def autostart_entry(
-    platform: str, home: PurePath | str, environ: Mapping[str, str], python: str, workdir: str
+    platform: str,
+    home: PurePath | str,
+    environ: Mapping[str, str],
+    python: str,
+    workdir: str,
+    zipapp: str | None = None,
 ) -> AutostartEntry:
-    """Path and content of the start-at-login entry for ``platform`` (linux, windows or macos)."""
+    """Path and content of the start-at-login entry for ``platform`` (linux, windows or macos).
+
+    ``zipapp``: the downloaded Agent file to run (then ``workdir`` is its folder) instead of ``-m agent``.
+    """
     if platform == WINDOWS:
-        return _windows_entry(PureWindowsPath(home), environ, python, workdir)
+        return _windows_entry(PureWindowsPath(home), environ, python, workdir, zipapp)
     if platform == MACOS:
-        return _macos_entry(PurePosixPath(home), python, workdir)
+        return _macos_entry(PurePosixPath(home), python, workdir, zipapp)
     if platform == LINUX:
-        return _linux_entry(PurePosixPath(home), environ, python, workdir)
+        return _linux_entry(PurePosixPath(home), environ, python, workdir, zipapp)
     raise ValueError(f"unknown platform {platform!r}")
 
 
-def current_entry() -> AutostartEntry:
-    """The entry for this computer, this user and the interpreter running now."""
+def current_entry(home: Path | None = None) -> AutostartEntry:
+    """The entry for this computer, this user and the interpreter running now.
+
+    Run from the downloaded file and given the agent ``home``, the file is first copied there.
+    """
     platform = current_platform()
     python = windowless_python(sys.executable) if platform == WINDOWS else sys.executable
+    zipapp = install_zipapp(home) if home is not None else running_zipapp()
+    if zipapp is not None:
+        return autostart_entry(platform, Path.home(), os.environ, python, str(zipapp.parent), str(zipapp))
     return autostart_entry(platform, Path.home(), os.environ, python, package_root())
 
 

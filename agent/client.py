@@ -51,6 +51,14 @@ class PasswordMissing(AgentError):
     """The keyring holds no password for the configured login."""
 
 
+class DeviceRevoked(PasswordChanged):
+    """The server no longer accepts this device's token: disconnected on the «Агент» page, or the password
+    changed, or the account was deactivated. The user must log in again."""
+
+
+VERSION_HEADER = "X-ZapTrade-Agent-Version"
+
+
 @dataclass(frozen=True)
 class Tokens:
     access_token: str
@@ -98,6 +106,9 @@ class Page:
     events: list[Event]
     cursor: str
     received: int
+    latest_version: str | None = None
+    outdated: bool = False
+    download: str = ""
 
     @property
     def full(self) -> bool:
@@ -138,7 +149,11 @@ class Client:
         self, method: str, path: str, *, token: str | None = None, body: Mapping[str, Any] | None = None
     ) -> tuple[int, Any]:
         """Send one request; returns (status, decoded JSON or None). Raises ServerUnavailable for transport errors."""
-        headers = {"Accept": "application/json", "User-Agent": f"ZapTrade-Agent/{__version__}"}
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": f"ZapTrade-Agent/{__version__}",
+            VERSION_HEADER: __version__,
+        }
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
@@ -203,6 +218,18 @@ class Client:
         refresh = payload.get("refresh_token")
         return Tokens(payload["access_token"], refresh if isinstance(refresh, str) else None)
 
+    def connect(self, username: str, password: str, device_name: str) -> str:
+        """Exchange the login and password, once, for this device's token (AuthError: wrong login/password)."""
+        path = "/api/v1/agent/connect"
+        body = {"username": username, "password": password, "device_name": device_name}
+        status, payload = self._request("POST", path, body=body)
+        if status == 429:
+            raise AuthError(f"POST {path}: {self._describe(status, payload)}")
+        payload = self._check("POST", path, status, payload, token_used=False)
+        if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
+            raise ServerUnavailable(f"POST {path}: no token in the answer")
+        return payload["token"]
+
     def refresh(self, refresh_token: str) -> str:
         path = "/api/v1/security/refresh"
         status, payload = self._request("POST", path, token=refresh_token)
@@ -231,7 +258,15 @@ class Client:
                 events.append(Event.from_json(item))
             except ValueError as exc:
                 log.error("skipping an unreadable event: %s", exc)
-        return Page(events=events, cursor=payload["cursor"], received=len(payload["events"]))
+        info = payload.get("agent") if isinstance(payload.get("agent"), dict) else {}
+        return Page(
+            events=events,
+            cursor=payload["cursor"],
+            received=len(payload["events"]),
+            latest_version=str(info["version"]) if info.get("version") else None,
+            outdated=info.get("outdated") is True,
+            download=str(info.get("download") or ""),
+        )
 
     def get_settings(self, access_token: str) -> Settings:
         path = "/api/v1/agent/settings"
@@ -249,8 +284,34 @@ class Client:
         return self.get_settings(access_token)
 
 
+class TokenSession:
+    """The Agent's way in: the device token from /connect, read from its store when first needed.
+
+    A refused token is final (DeviceRevoked): there is no password to log in again with, by design.
+    """
+
+    def __init__(self, client: Client, username: str, token: Callable[[], str | None]) -> None:
+        self.client = client
+        self.username = username
+        self._token_source = token
+        self._token: str | None = None
+
+    def call(self, request: Callable[[str], T]) -> T:
+        if self._token is None:
+            self._token = self._token_source()
+            if not self._token:
+                raise PasswordMissing(f"no device token stored for {self.username}")
+        try:
+            return request(self._token)
+        except AuthError as exc:
+            self._token = None
+            raise DeviceRevoked(f"the server refused the device token of {self.username}: {exc}") from exc
+
+
 class AuthSession:
-    """Keeps the tokens and applies the order: access token → refresh → log in again → PasswordChanged.
+    """For API scripts that log in with a password (the Agent itself uses TokenSession).
+
+    Keeps the tokens and applies the order: access token → refresh → log in again → PasswordChanged.
 
     ``password`` is asked for only when a login is needed, so the keyring is read as rarely as possible.
     """

@@ -111,11 +111,15 @@ def normalize_server_url(url: str) -> str:
 
 @dataclass
 class Config:
-    """What ``setup`` stores in ``config.json``: deliberately no password and no token."""
+    """What ``setup`` stores in ``config.json``: deliberately no password and no token.
+
+    ``token_store`` says where the device token is: "keyring" or "file" (agent/tokens.py).
+    """
 
     server: str
     username: str
     poll_seconds: int = DEFAULT_POLL_SECONDS
+    token_store: str = "keyring"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -123,7 +127,13 @@ class Config:
         username = str(data["username"])
         if not username:
             raise ValueError("empty username")
-        return cls(server=server, username=username, poll_seconds=clamp_poll_seconds(data.get("poll_seconds")))
+        token_store = "file" if data.get("token_store") == "file" else "keyring"
+        return cls(
+            server=server,
+            username=username,
+            poll_seconds=clamp_poll_seconds(data.get("poll_seconds")),
+            token_store=token_store,
+        )
 
 
 def clamp_poll_seconds(value: object) -> int:
@@ -133,6 +143,20 @@ def clamp_poll_seconds(value: object) -> int:
     except (TypeError, ValueError):
         return DEFAULT_POLL_SECONDS
     return max(MIN_POLL_SECONDS, min(MAX_POLL_SECONDS, seconds))
+
+
+def bundled_server() -> str | None:
+    """The CRM address written into the downloaded file (agent/server.json, see agent/build.py), if any."""
+    import pkgutil
+
+    try:
+        raw = pkgutil.get_data("agent", "server.json")
+    except OSError:
+        return None
+    try:
+        return normalize_server_url(str(json.loads(raw or b"{}")["server"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def config_path(home: Path) -> Path:
@@ -176,7 +200,8 @@ def _backend_name(backend: object) -> str:
 
 def _is_insecure(backend: object) -> bool:
     name = _backend_name(backend)
-    return name in _INSECURE_BACKENDS or "plaintext" in name.lower()
+    # keyrings.cryptfile asks for its own password at every start: no unattended start at login
+    return name in _INSECURE_BACKENDS or "plaintext" in name.lower() or "cryptfile" in name.lower()
 
 
 def secure_keyring() -> Any:

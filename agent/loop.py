@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from agent.client import AuthSession, BadCursor, Client, Event, PasswordChanged, PasswordMissing, ServerUnavailable
+from agent.client import (
+    AuthSession,
+    BadCursor,
+    Client,
+    DeviceRevoked,
+    Event,
+    Page,
+    PasswordChanged,
+    PasswordMissing,
+    ServerUnavailable,
+    TokenSession,
+)
 from agent.config import CURSOR_FILE, KeyringUnavailable, atomic_write_text, clamp_poll_seconds
 from agent.notifier import Notifier
 
@@ -32,9 +43,17 @@ PASSWORD_CHANGED_TEXT = (
     "Сервер не принял сохранённый пароль: его изменили или учётную запись отключили. "
     "Агент остановлен. Запустите настройку заново: python -m agent setup"
 )
-PASSWORD_MISSING_TITLE = "ZapTrade CRM: агент не настроен"
-PASSWORD_MISSING_TEXT = "Пароль не найден в хранилище паролей системы. Запустите настройку: python -m agent setup"
+PASSWORD_MISSING_TITLE = "ZapTrade CRM: агент не подключён"
+PASSWORD_MISSING_TEXT = "Ключ доступа Агента не найден. Запустите Агент и войдите снова в его окне."
 BACKLOG_TITLE = "ZapTrade CRM: ещё уведомления"
+REVOKED_TITLE = "Агент отключён — войдите снова"
+REVOKED_TEXT = (
+    "Сервер больше не принимает ключ этого компьютера: Агент отключили на странице «Агент», "
+    "сменили пароль или отключили учётную запись. Войдите снова в окне Агента."
+)
+OUTDATED_TITLE = "Доступна новая версия Агента"
+OUTDATED_TEXT = "Версия {latest} (у вас {current}). Скачайте её на странице «Агент» в CRM: {url}"
+NOTICES_FILE = "notices.json"
 
 
 def notifications_word(count: int) -> str:
@@ -111,7 +130,7 @@ class Agent:
 
     def __init__(
         self,
-        session: AuthSession,
+        session: TokenSession | AuthSession,
         notifier: Notifier,
         store: CursorStore,
         *,
@@ -121,6 +140,7 @@ class Agent:
         max_popups_per_cycle: int = 20,
         settings_every: float | None = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        on_revoked: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
         self.client: Client = session.client
@@ -132,6 +152,7 @@ class Agent:
         self.max_popups_per_cycle = max_popups_per_cycle
         self.settings_every = settings_every
         self._clock = clock
+        self.on_revoked = on_revoked
         self._failures = 0
         self._streak_started = 0.0
         self._settings_checked: float | None = None
@@ -158,6 +179,8 @@ class Agent:
                 self.store.save(state)
                 reset_done = True
                 continue
+            if page.outdated:
+                self._tell_outdated(page)
             for event in page.events:
                 if event.id in state.shown:
                     continue  # shown before a crash or restart, the page came again
@@ -186,6 +209,26 @@ class Agent:
                 what="backlog summary",
             )
         return total
+
+    def _tell_outdated(self, page: Page) -> None:
+        """One pop-up per newer version the server offers (remembered across restarts in notices.json)."""
+        path = self.store.path.parent / NOTICES_FILE
+        try:
+            told = json.loads(path.read_text(encoding="utf-8")).get("outdated_told")
+        except (OSError, ValueError, AttributeError):
+            told = None
+        if told == page.latest_version:
+            return
+        from agent import __version__
+
+        log.warning("this Agent (%s) is outdated: the server offers %s", __version__, page.latest_version)
+        self.notifier.show(
+            OUTDATED_TITLE,
+            OUTDATED_TEXT.format(latest=page.latest_version, current=__version__, url=page.download),
+            what="outdated version",
+        )
+        with contextlib.suppress(OSError):
+            atomic_write_text(path, json.dumps({"outdated_told": page.latest_version}) + "\n")
 
     def _hold_back(self, event: Event) -> None:
         """Past the per-cycle limit a catch-up would flood the screen: log the event, count it for one summary."""
@@ -236,6 +279,12 @@ class Agent:
             try:
                 count = self.poll_cycle()
                 self._refresh_settings()
+            except DeviceRevoked as exc:
+                log.error("%s: stopping; the user must log in again", exc)
+                self.notifier.show(REVOKED_TITLE, REVOKED_TEXT, what="device revoked")
+                if self.on_revoked is not None:
+                    self.on_revoked()
+                return EXIT_NEEDS_SETUP
             except PasswordChanged as exc:
                 log.error("%s: stopping; the user must run setup again", exc)
                 self.notifier.show(PASSWORD_CHANGED_TITLE, PASSWORD_CHANGED_TEXT, what="password changed")

@@ -90,7 +90,8 @@ def diagnose_backend(
     if backend_name == "Notification":
         return (
             "plyer found no pop-up backend on this system "
-            "(Linux: install notify-send from libnotify-bin or dbus-python; macOS: install pyobjus)"
+            "(Linux: install notify-send, package libnotify-bin, and a notification service such as dunst "
+            "if the desktop has none; macOS: pip install pyobjus)"
         )
     linux_backends = ("NotifySendNotification", "NotifyDbus", "NotifyDesktopPortals")
     if backend_name == "NotifyDesktopPortals" and not (environ.get("FLATPAK_ID") or exists("/.flatpak-info")):
@@ -106,7 +107,8 @@ def diagnose_backend(
         if not has_bus:
             return (
                 "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset): the Agent runs outside the user's "
-                "desktop session, where plyer's pop-ups fail silently"
+                "desktop session, where plyer's pop-ups fail silently; start it from the desktop session "
+                "(autostart does) with a notification service running (GNOME, KDE, or dunst)"
             )
     return None
 
@@ -134,6 +136,7 @@ class Notifier:
             log.info("pop-ups through plyer backend %s", self.backend_name)
         self._notify = notify
         self.problem = problem
+        self._problem_told = False
         if problem:
             log.error("pop-ups will probably NOT be shown: %s", problem)
 
@@ -168,7 +171,12 @@ class Notifier:
             log.error("pop-up for %s FAILED: %s: %s", what, type(exc).__name__, exc)
             return False
         if self.problem:
-            log.error("pop-up for %s probably not shown: %s", what, self.problem)
+            # said once with the remedy; afterwards one short line per pop-up, so the log shows which
+            if not self._problem_told:
+                log.error("pop-up for %s probably not shown: %s", what, self.problem)
+                self._problem_told = True
+            else:
+                log.warning("pop-up for %s probably not shown (see above)", what)
             return False
         return True
 

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, false, inspect, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
+from app.models.agent_devices import AgentDevice
 from app.models.clients import Contact, Organization
 from app.models.events import AgentEvent
 from app.models.reminders import Reminder
@@ -153,6 +154,13 @@ def get_document_or_404(pk: int, user: CrmUser | None = None) -> RequestDocument
 
 def is_administrator(user: CrmUser | None) -> bool:
     return user is not None and any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles)
+
+
+def agent_device_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
+    """Connected Agents: each manager sees and disconnects his own; the administrator everyone's."""
+    if user is None:
+        return false()
+    return None if is_administrator(user) else AgentDevice.user_id == user.id
 
 
 def reminder_clause(user: CrmUser | None) -> ColumnElement[bool] | None:

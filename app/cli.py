@@ -31,6 +31,7 @@ def init_command() -> None:
 def _initialise() -> str:
     upgrade()
     accounts.sync_roles_and_permissions()
+    _build_agent()
     admin, password = accounts.ensure_admin(os.environ.get("ADMIN_PASSWORD"))
     if password is None:
         if ADMIN_PASSWORD_FILE.exists():
@@ -46,6 +47,20 @@ def _initialise() -> str:
         )
     click.echo(f"Created the administrator. {hint}")
     return hint
+
+
+def _build_agent() -> None:
+    """The «Агент» page always offers the Agent of this code (agent/build.py; also `make agent`)."""
+    from agent import build
+    from app.domain import agent_devices
+
+    path = agent_devices.download_path(INSTANCE_DIR)
+    try:
+        manifest = build.build(path)
+    except OSError as exc:  # the page builds it on the first download anyway
+        click.echo(f"The downloadable Agent was not built ({exc}); it will be built on the first download.")
+        return
+    click.echo(f"Downloadable Agent {manifest['version']}: {path}")
 
 
 @crm_cli.command("create-manager")

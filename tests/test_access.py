@@ -9,6 +9,7 @@ and never show up in a list, count, search or dropdown.
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from flask import Flask
@@ -19,9 +20,9 @@ from app.domain.reminders import create_reminder
 from app.domain.requests import add_comment, attach_document
 from app.extensions import db
 from app.files import store_upload
-from app.models import Contact, CrmUser, Organization, Reminder, Request, RequestComment, RequestDocument
+from app.models import AgentDevice, Contact, CrmUser, Organization, Reminder, Request, RequestComment, RequestDocument
 from app.models.stamps import utcnow
-from tests.conftest import api_token, csrf_token, login
+from tests.conftest import PASSWORD, api_token, csrf_token, login
 from tests.factories import make_organization, make_request
 
 SECRET_NAMES = ["Чужой клиент", "Чужаков", "secret-equipment", "secret-comment", "secret.pdf", "secret-reminder"]
@@ -429,6 +430,10 @@ NOT_RECORD_BOUND = {
     "AgentSettingsView.index": "her own settings",
     "ContactApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
     "RequestApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    # Agent devices (per-device tokens, the «Агент» page, the download)
+    "AgentApi.connect": "login: a password exchanged for a device token; test_a_device_token_opens_no_other_route",
+    "AgentSettingsView.download": "the Agent program, no data; tests/test_agent_devices.py (logged-in users only)",
+    "AgentSettingsView.disconnect": "test_she_cannot_disconnect_a_colleagues_agent",
 }
 
 
@@ -437,3 +442,61 @@ def test_every_route_is_in_the_leak_matrix(app):
     covered |= set(NOT_RECORD_BOUND) | SELF_SERVICE | {rule.endpoint for rule in _admin_only_rules(app)}
     missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - covered)
     assert missing == [], "add these routes to the leak matrix in tests/test_access.py"
+
+
+# --- Agent devices: a device token reads the feed and the settings, nothing else -------------------------------
+
+DEVICE_TOKEN_ROUTES = {"AgentApi.events", "AgentApi.get_settings", "AgentApi.put_settings"}
+
+
+def _device_token(client, username: str) -> str:
+    answer = client.post(
+        "/api/v1/agent/connect", json={"username": username, "password": PASSWORD, "device_name": "ПК"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()["token"]
+
+
+def test_a_device_token_opens_no_other_route(app, world):
+    """Every route and method refuses a device token as it refuses nobody at all (an API answers 401 or
+    flask-jwt-extended's 422 "not a JWT"); what answers 2xx to the token answers 2xx to anybody."""
+    client = app.test_client()
+    token = {"Authorization": f"Bearer {_device_token(client, 'petrova')}"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        url = rule.rule
+        for argument in rule.arguments:
+            value = world["request"] if argument in ("pk", "id", "device_id") else "1"
+            url = re.sub(rf"<(?:[a-z]+:)?{argument}>", str(value), url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            body = {} if method != "GET" else None
+            anonymous = app.test_client().open(url, method=method, json=body)
+            with_token = app.test_client().open(url, method=method, json=body, headers=token)
+            if rule.endpoint in DEVICE_TOKEN_ROUTES:
+                assert with_token.status_code in (200, 400), (method, url, with_token.status_code)
+                continue
+            ok = with_token.status_code < 300
+            assert not ok or anonymous.status_code < 300, (method, url, with_token.status_code)
+            if anonymous.status_code in (401, 403):
+                assert with_token.status_code in (401, 403, 422), (method, url, with_token.status_code)
+            else:
+                assert with_token.status_code == anonymous.status_code, (method, url, with_token.status_code)
+            assert_no_secret(with_token.get_data(as_text=True))
+            checked += 1
+    assert checked > 150
+    _unchanged(app, world)
+
+
+def test_she_cannot_disconnect_a_colleagues_agent(app, client, world):
+    his = {"Authorization": f"Bearer {_device_token(client, 'sidorov')}"}
+    with app.app_context():
+        device_id = db.session.scalars(select(AgentDevice)).one().id
+    login(client, "petrova")
+    answer = client.post(
+        f"/agent-settings/devices/{device_id}/disconnect", data={"csrf_token": csrf_token(client, "/agent-settings/")}
+    )
+    assert answer.status_code == 404
+    assert "ПК" not in client.get("/agent-settings/").get_data(as_text=True).split("crm-agent-devices")[0][-200:]
+    assert client.get("/api/v1/agent/events", headers=his).status_code == 200
+    with app.app_context():
+        assert db.session.get(AgentDevice, device_id).revoked_on is None

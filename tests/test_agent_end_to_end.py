@@ -13,8 +13,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
-from agent.client import AuthSession, Client
-from agent.config import read_password
+from agent.client import Client, TokenSession
 from agent.loop import Agent, Backoff, CursorStore
 from agent.notifier import Notifier
 from app.domain import reminders as reminder_domain
@@ -85,7 +84,6 @@ def agent_home(tmp_path, monkeypatch):
     monkeypatch.setenv("ZAPTRADE_AGENT_HOME", str(home))
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())
-    keyring.set_password("zaptrade-agent", "petrova", PASSWORD)
     yield home
     keyring.set_keyring(previous)
 
@@ -95,7 +93,12 @@ class RunningAgent:
 
     def __init__(self, url: str, home) -> None:
         self.recorder = Recorder()
-        session = AuthSession(Client(url, timeout=5), "petrova", lambda: read_password("petrova"))
+        if keyring.get_password("zaptrade-agent-token", "petrova") is None:  # connected once, like the window does
+            token = Client(url, timeout=5).connect("petrova", PASSWORD, "ПК Петровой")
+            keyring.set_password("zaptrade-agent-token", "petrova", token)
+        session = TokenSession(
+            Client(url, timeout=5), "petrova", lambda: keyring.get_password("zaptrade-agent-token", "petrova")
+        )
         self.stop = threading.Event()
         self.agent = Agent(
             session,

@@ -1,5 +1,6 @@
 """The domain models; importing this package registers every table on FAB's metadata."""
 
+from app.models.agent_devices import AgentDevice
 from app.models.audit import AuditEntry
 from app.models.catalogue import CatalogueEntry
 from app.models.clients import Contact, Organization
@@ -21,6 +22,7 @@ from app.models.requests import (
 from app.models.users import CrmUser, RecordScope
 
 __all__ = [
+    "AgentDevice",
     "AgentEvent",
     "AgentSettings",
     "AuditEntry",

@@ -10,8 +10,7 @@ from typing import Any
 import keyring
 import pytest
 
-from agent.client import AuthSession, Client
-from agent.config import read_password
+from agent.client import Client, TokenSession
 from agent.loop import Agent, Backoff, CursorStore
 from agent.notifier import Notifier
 from tests.agent.fake_crm import PASSWORD, FakeCRM
@@ -53,12 +52,14 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def make_agent(crm: FakeCRM, recorder: Recorder, agent_env: Path) -> Callable[..., Agent]:
-    """An Agent as ``run`` builds it, with fast timings; the password comes from the (test) keyring."""
+    """An Agent as ``run`` builds it, with fast timings; its device token comes from the (test) keyring."""
     agent_env.mkdir(parents=True, exist_ok=True)
-    keyring.set_password("zaptrade-agent", "ivanov", PASSWORD)
+    keyring.set_password("zaptrade-agent-token", "ivanov", Client(crm.url).connect("ivanov", PASSWORD, "test"))
 
     def build(**kwargs: Any) -> Agent:
-        session = AuthSession(Client(crm.url, timeout=5), "ivanov", lambda: read_password("ivanov"))
+        session = TokenSession(
+            Client(crm.url, timeout=5), "ivanov", lambda: keyring.get_password("zaptrade-agent-token", "ivanov")
+        )
         kwargs.setdefault("poll_seconds", 0.05)
         kwargs.setdefault("settings_every", None)  # the server's 30 s would override the fast test interval
         kwargs.setdefault("backoff", Backoff(base=0.02, cap=0.2))

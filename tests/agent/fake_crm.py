@@ -36,6 +36,9 @@ class FakeCRM:
         self.passwords = {"ivanov": PASSWORD}
         self.access: dict[str, str] = {}
         self.refresh: dict[str, str] = {}
+        self.devices: dict[str, str] = {}  # device token -> user
+        self.device_names: list[str] = []
+        self.latest_version: str | None = None  # set: the feed tells the Agent it is outdated
         self.events: list[dict[str, Any]] = []
         self.settings: dict[str, Any] = {"kinds": dict.fromkeys(KINDS, True), "poll_seconds": 30}
         self.calls: list[tuple[str, str]] = []  # (method, path) of every request
@@ -93,6 +96,10 @@ class FakeCRM:
         with self.lock:
             self.access.clear()
 
+    def revoke_devices(self) -> None:
+        with self.lock:
+            self.devices.clear()
+
     def revoke_refresh_tokens(self) -> None:
         with self.lock:
             self.refresh.clear()
@@ -118,6 +125,15 @@ class FakeCRM:
                 self.access[access] = user
                 self.refresh[refresh] = user
                 return 200, {"access_token": access, "refresh_token": refresh}
+            if method == "POST" and path == "/api/v1/agent/connect":
+                data = json.loads(body or b"{}")
+                user = data.get("username")
+                if self.passwords.get(user) != data.get("password"):
+                    return 401, {"message": "Not authorized"}
+                device = "zta1_" + secrets.token_hex(8)
+                self.devices[device] = user
+                self.device_names.append(data.get("device_name", ""))
+                return 200, {"token": device, "device_id": len(self.devices), "username": user}
             if method == "POST" and path == "/api/v1/security/refresh":
                 user = self.refresh.get(token)
                 if user is None:
@@ -125,7 +141,7 @@ class FakeCRM:
                 access = secrets.token_hex(8)
                 self.access[access] = user
                 return 200, {"access_token": access}
-            if token not in self.access:
+            if token not in self.access and token not in self.devices:
                 return 401, {"msg": "Token has expired"}
             if path == "/api/v1/agent/events" and method == "GET":
                 if self.fail_next:
@@ -141,7 +157,14 @@ class FakeCRM:
                 page = wanted[:PAGE]
                 # the cursor moves past filtered-out events too, up to the last one examined
                 end = page[-1]["id"] if len(page) == PAGE else last_id
-                return 200, {"events": page, "cursor": encode_cursor(max(end, after))}
+                answer = {"events": page, "cursor": encode_cursor(max(end, after))}
+                if self.latest_version:
+                    answer["agent"] = {
+                        "version": self.latest_version,
+                        "outdated": True,
+                        "download": self.url + "/agent",
+                    }
+                return 200, answer
             if path == "/api/v1/agent/settings":
                 if method == "PUT":
                     data = json.loads(body or b"{}")

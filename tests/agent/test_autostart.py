@@ -146,3 +146,44 @@ def test_cli_autostart_uses_this_interpreter(
     assert "включён" in capsys.readouterr().out
     assert main(["autostart", "remove"]) == 0
     assert not desktop.exists()
+
+
+def test_windows_startup_cmd_runs_the_downloaded_file_with_pythonw() -> None:
+    home = r"C:\Users\Иван\AppData\Roaming\ZapTrade Agent"
+    python = r"C:\Users\Иван\AppData\Local\Programs\Python\Python312\pythonw.exe"
+    entry = autostart.autostart_entry(
+        "windows",
+        r"C:\Users\Иван",
+        {"APPDATA": r"C:\Users\Иван\AppData\Roaming"},
+        python,
+        home,
+        zipapp=home + r"\zaptrade-agent.pyz",
+    )
+    lines = entry.content.split("\r\n")
+    assert f'cd /d "{home}"' in lines
+    assert f'start "" "{python}" "{home}\\zaptrade-agent.pyz" run' in lines
+    assert str(entry.path).endswith(r"Start Menu\Programs\Startup\ZapTrade Agent.cmd")
+
+
+def test_linux_desktop_entry_runs_the_downloaded_file() -> None:
+    home = "/home/ivan/.config/zaptrade-agent"
+    entry = autostart.autostart_entry(
+        "linux", "/home/ivan", {}, "/usr/bin/python3", home, zipapp=f"{home}/zaptrade-agent.pyz"
+    )
+    assert entry.path == PurePosixPath("/home/ivan/.config/autostart/zaptrade-agent.desktop")
+    assert f"Exec=/usr/bin/python3 {home}/zaptrade-agent.pyz run" in entry.content.splitlines()
+    assert f"Path={home}" in entry.content.splitlines()
+
+
+def test_the_downloaded_file_copies_itself_into_the_agent_home(tmp_path: Path) -> None:
+    downloads = tmp_path / "Загрузки"
+    downloads.mkdir()
+    source = downloads / "zaptrade-agent.pyz"
+    source.write_bytes(b"#!/usr/bin/env python3\nPK...")
+    home = tmp_path / "home"
+    home.mkdir()
+    copy = autostart.install_zipapp(home, source)
+    assert copy == home / "zaptrade-agent.pyz" and copy.read_bytes() == source.read_bytes()
+    source.unlink()  # the manager empties his Downloads folder: autostart still has its copy
+    assert copy.exists()
+    assert autostart.install_zipapp(home, None) is None  # from a source folder nothing is copied

@@ -31,19 +31,24 @@ def _all_files_text(folder: Path) -> str:
     return "".join(p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file())
 
 
-def test_setup_stores_the_password_only_in_the_keyring(
+def test_setup_stores_a_device_token_in_the_keyring_and_never_the_password(
     crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crm.settings["poll_seconds"] = 45
     crm.add_events(2)
     assert _setup(crm, monkeypatch) == 0
-    assert "Готово" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Готово" in out and "хранилище паролей системы" in out
     config = json.loads((agent_env / CONFIG_FILE).read_text(encoding="utf-8"))
-    assert config == {"server": crm.url, "username": "ivanov", "poll_seconds": 45}
-    assert keyring.get_password("zaptrade-agent", "ivanov") == PASSWORD
+    assert config == {"server": crm.url, "username": "ivanov", "poll_seconds": 45, "token_store": "keyring"}
+    token = keyring.get_password("zaptrade-agent-token", "ivanov")
+    assert token in crm.devices and crm.devices[token] == "ivanov"
+    assert keyring.get_password("zaptrade-agent", "ivanov") is None  # no password in the keyring either
     assert PASSWORD not in _all_files_text(agent_env)  # not in the config, the cursor or the log
+    assert not (agent_env / "token").exists()
     # the feed's "now" is taken at setup: what happens before the first run is caught up, not skipped
     assert json.loads((agent_env / CURSOR_FILE).read_text())["cursor"] == encode_cursor(2)
+    assert crm.device_names and crm.device_names[0]  # the «Агент» page lists the computer by name
 
 
 def test_interactive_setup(crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path) -> None:
@@ -67,18 +72,39 @@ def test_setup_with_a_wrong_password_stores_nothing(
     assert _setup(crm, monkeypatch, password="wrong") == 1
     assert "Неверный логин или пароль" in capsys.readouterr().err
     assert not (agent_env / CONFIG_FILE).exists()
-    assert keyring.get_password("zaptrade-agent", "ivanov") is None
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") is None
+    assert not (agent_env / "token").exists()
 
 
-def test_setup_refuses_without_a_secure_keyring(
-    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str]
+def test_without_an_os_keyring_the_token_goes_to_a_file_only_the_user_can_read(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str], recorder
 ) -> None:
-    keyring.set_keyring(fail.Keyring())
-    assert _setup(crm, monkeypatch) == 1
-    assert "защищённое хранилище паролей" in capsys.readouterr().err
-    assert not (agent_env / CONFIG_FILE).exists()
-    assert crm.count("POST", "/api/v1/security/login") == 0  # refused before the password was even sent
+    keyring.set_keyring(fail.Keyring())  # a Linux desktop without GNOME Keyring or KWallet
+    assert _setup(crm, monkeypatch) == 0
+    assert "в файле" in capsys.readouterr().out  # the Agent says where
+    token_file = agent_env / "token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert token_file.read_text().strip() in crm.devices
+    assert json.loads((agent_env / CONFIG_FILE).read_text())["token_store"] == "file"
     assert PASSWORD not in _all_files_text(agent_env)
+    crm.add_event("reminder", title="Напоминание")
+    assert main(["run", "--once"], notify=recorder) == 0  # unattended: no keyring, no prompt
+    assert recorder.titles == ["Напоминание"]
+
+
+def test_disconnected_agent_forgets_its_token_and_says_how_to_log_in_again(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, capsys: pytest.CaptureFixture[str], recorder
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert _setup(crm, monkeypatch) == 0
+    crm.revoke_devices()
+    assert main(["run"], notify=recorder) == 2
+    assert recorder.titles == ["Агент отключён — войдите снова"]
+    assert "войдите снова" in capsys.readouterr().err
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") is None
+    assert _setup(crm, monkeypatch) == 0  # logging in again connects anew
+    assert main(["run", "--once"], notify=recorder) == 0
 
 
 def test_setup_with_the_server_down(
@@ -105,14 +131,14 @@ def test_run_once_catches_up_from_setup(
 def test_run_without_setup_asks_for_setup(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--once"], notify=recorder) == 2
     assert "python -m agent setup" in capsys.readouterr().err
-    assert len(recorder.calls) == 1 and "не настроен" in recorder.titles[0]
+    assert len(recorder.calls) == 1 and "не подключён" in recorder.titles[0]
 
 
-def test_run_with_the_password_gone_from_the_keyring(
+def test_run_with_the_token_gone_from_the_keyring(
     crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
 ) -> None:
     assert _setup(crm, monkeypatch) == 0
-    keyring.delete_password("zaptrade-agent", "ivanov")
+    keyring.delete_password("zaptrade-agent-token", "ivanov")
     assert main(["run", "--once"], notify=recorder) == 2
     assert len(recorder.calls) == 1
 
@@ -209,3 +235,49 @@ def test_real_processes_with_real_plyer(crm: FakeCRM, tmp_path: Path) -> None:
     assert "event 1 [request_created] Новый запрос 2026-0042 — ООО «Ромашка»: насос ЦНС 38-44" in log_text
     assert "pop-up for event 1" in log_text  # FAILED or "probably not shown": never silently "fine"
     assert json.loads((tmp_path / "proc-home" / CURSOR_FILE).read_text())["cursor"] == encode_cursor(1)
+
+
+def test_without_a_command_a_headless_computer_is_connected_in_the_terminal_then_runs(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, tmp_path: Path
+) -> None:
+    import agent.__main__ as cli
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user" / ".config"))
+    answers = iter([crm.url, "ivanov"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
+    runs: list[bool] = []
+    monkeypatch.setattr(cli, "cmd_run", lambda args, home, notify: runs.append(args.once) or 0)
+    assert main([]) == 0
+    assert runs == [False]  # then it runs, in the background from now on
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") in crm.devices
+    assert (tmp_path / "user" / ".config" / "autostart" / "zaptrade-agent.desktop").exists()
+    assert main([]) == 0 and runs == [False, False]  # next start: straight to running, no question
+    assert len(crm.devices) == 1
+
+
+def test_help_describes_the_agent_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Агент ZapTrade CRM" in out and "window" in out and "setup" in out
+
+
+def test_an_earlier_agents_stored_password_becomes_a_device_token_and_is_deleted(
+    crm: FakeCRM, agent_env: Path, recorder: Recorder
+) -> None:
+    agent_env.mkdir(parents=True, exist_ok=True)
+    # what `setup` of the password-keeping Agent left behind
+    (agent_env / CONFIG_FILE).write_text(json.dumps({"server": crm.url, "username": "ivanov", "poll_seconds": 30}))
+    keyring.set_password("zaptrade-agent", "ivanov", PASSWORD)
+    crm.add_event("reminder", title="Напоминание")
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert keyring.get_password("zaptrade-agent", "ivanov") is None
+    assert keyring.get_password("zaptrade-agent-token", "ivanov") in crm.devices
+    assert crm.count("POST", "/api/v1/security/login") == 0
+    assert main(["run", "--once"], notify=recorder) == 0
+    assert len(crm.devices) == 1

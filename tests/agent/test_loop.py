@@ -15,7 +15,7 @@ from agent.client import AuthSession, Client
 from agent.config import CURSOR_FILE
 from agent.loop import EXIT_FAILED, EXIT_NEEDS_SETUP, EXIT_OK, Agent, CursorState, CursorStore
 from agent.notifier import Notifier
-from tests.agent.fake_crm import FakeCRM, encode_cursor
+from tests.agent.fake_crm import PASSWORD, FakeCRM, encode_cursor
 from tests.agent.support import Recorder, wait_for
 
 EVENTS = "/api/v1/agent/events"
@@ -148,10 +148,12 @@ def test_bad_cursor_restarts_from_now(
     assert shown_ids(recorder) == [3]
 
 
-def test_expired_token_is_refreshed_then_login_is_repeated(
-    crm: FakeCRM, recorder: Recorder, make_agent: Callable[..., Agent]
+def test_password_session_of_api_scripts_refreshes_then_logs_in_again(
+    crm: FakeCRM, recorder: Recorder, agent_env: Path
 ) -> None:
-    agent = make_agent()
+    agent_env.mkdir(parents=True, exist_ok=True)
+    session = AuthSession(Client(crm.url, timeout=5), "ivanov", lambda: PASSWORD)
+    agent = Agent(session, Notifier(recorder), CursorStore(agent_env, crm.url, "ivanov"), settings_every=None)
     agent.poll_cycle()
     assert crm.count("POST", LOGIN) == 1
     crm.expire_access_tokens()
@@ -166,20 +168,41 @@ def test_expired_token_is_refreshed_then_login_is_repeated(
     assert shown_ids(recorder) == [1, 2]
 
 
-def test_changed_password_shows_one_popup_and_stops(
-    crm: FakeCRM, recorder: Recorder, make_agent: Callable[..., Agent]
-) -> None:
+def test_the_agent_never_logs_in_with_a_password(crm: FakeCRM, make_agent: Callable[..., Agent]) -> None:
     agent = make_agent()
     agent.poll_cycle()
-    crm.passwords["ivanov"] = "new password"
-    crm.expire_access_tokens()
-    crm.revoke_refresh_tokens()
-    logins = crm.count("POST", LOGIN)
+    crm.add_events(2)
+    agent.poll_cycle()
+    assert crm.count("POST", LOGIN) == 0 and crm.count("POST", REFRESH) == 0
+
+
+def test_disconnected_device_shows_one_popup_and_stops(
+    crm: FakeCRM, recorder: Recorder, make_agent: Callable[..., Agent]
+) -> None:
+    asked_to_log_in: list[bool] = []
+    agent = make_agent(on_revoked=lambda: asked_to_log_in.append(True))
+    agent.poll_cycle()
+    crm.revoke_devices()  # «Отключить» on the «Агент» page, or a password change
+    crm.add_events(1)
     assert agent.run() == EXIT_NEEDS_SETUP  # returns by itself: no endless retries
-    assert crm.count("POST", LOGIN) == logins + 1  # one attempt, not hammering
-    assert len(recorder.calls) == 1
-    assert "пароль изменён" in recorder.titles[0]
-    assert "python -m agent setup" in recorder.messages[0]
+    assert recorder.titles == ["Агент отключён — войдите снова"]
+    assert asked_to_log_in == [True]  # the window opens (or the instruction is printed)
+    assert crm.count("POST", LOGIN) == 0
+
+
+def test_outdated_agent_shows_one_popup_with_the_download_link(
+    crm: FakeCRM, recorder: Recorder, make_agent: Callable[..., Agent]
+) -> None:
+    crm.latest_version = "9.9.9"
+    agent = make_agent()
+    agent.poll_cycle()
+    crm.add_events(1)
+    agent.poll_cycle()
+    make_agent().poll_cycle()  # restarted: told already
+    outdated = [call for call in recorder.calls if call["title"] == "Доступна новая версия Агента"]
+    assert len(outdated) == 1
+    assert "9.9.9" in outdated[0]["message"] and crm.url + "/agent" in outdated[0]["message"]
+    assert shown_ids(recorder) == [1]
 
 
 def test_server_errors_back_off_then_catch_up(
