@@ -128,6 +128,11 @@ class Config:
         float(s) for s in os.environ.get("REMINDER_RETRY_DELAYS", "30,60,120,300,600,900,1800,1800,1800").split(",")
     ]
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    # The stalled radar (app/domain/activity.py): days without activity before an open request is
+    # stalled; whether its responsible then gets one reminder; how often the radar job looks.
+    STALLED_AFTER_DAYS = int(os.environ.get("STALLED_AFTER_DAYS", 14))
+    STALLED_RADAR_REMINDERS = _env_bool("STALLED_RADAR_REMINDERS", False)
+    STALLED_RADAR_SECONDS = int(os.environ.get("STALLED_RADAR_SECONDS", 600))
 
     @classmethod
     def finalize(cls, settings: dict) -> None:

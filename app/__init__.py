@@ -21,7 +21,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     with app.app_context():
         from app import models  # noqa: F401  (registers the tables on the metadata)
-        from app.domain import audit, requests  # noqa: F401  (session listeners: audit trail, derived columns)
+        from app.domain import activity, audit, requests  # noqa: F401  (session listeners: audit, derived columns)
 
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder)

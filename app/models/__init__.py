@@ -19,6 +19,7 @@ from app.models.requests import (
     StatusChange,
 )
 from app.models.users import CrmUser, RecordScope
+from app.models.visits import StartPageVisit
 
 __all__ = [
     "AgentEvent",
@@ -42,5 +43,6 @@ __all__ = [
     "RequestItem",
     "RequestNumberCounter",
     "RequestStatus",
+    "StartPageVisit",
     "StatusChange",
 ]
