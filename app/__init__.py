@@ -56,6 +56,7 @@ def _register_views(appbuilder) -> None:
     from app.api.reminders import ReminderApi
     from app.api.requests import RequestApi
     from app.views.agent import AgentSettingsView
+    from app.views.board import BoardView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
     from app.views.reminders import RemindersView
@@ -79,6 +80,7 @@ def _register_views(appbuilder) -> None:
         category_label=_l("Client base"),
     )
     appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
+    appbuilder.add_view(BoardView, "Board", label=_l("Board"), icon="fa-columns")
     appbuilder.add_view_no_menu(OrganizationRequestsView)
     appbuilder.add_view_no_menu(RemindersView)  # reached from the navigation bar's signal
     appbuilder.add_view_no_menu(AgentSettingsView)

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired
 
 from app import access
 from app.domain import request_counts
-from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs
+from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
@@ -375,3 +375,4 @@ def register_template_globals(app) -> None:
     app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")
     app.add_template_global(activity_badge, "activity_badge")
     app.add_template_global(next_step_badge, "next_step_badge")
+    app.add_template_global(stalled_after_days, "stalled_after_days")
