@@ -14,11 +14,14 @@ from typing import Any
 
 from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, or_
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.models.reminders import Delivery, Reminder
 from app.models.requests import (
     DeliveryChange,
     Request,
@@ -158,3 +161,55 @@ class ResponsibleIs(BaseFilter):
 
     def apply(self, query: Any, value: Any) -> Any:
         return query.filter(Request.responsible_id == int(value)) if str(value).isdigit() else query
+
+
+def _unreminded_spell() -> ColumnElement[bool]:
+    """The request's current quiet spell has had no radar reminder yet."""
+    return or_(Request.radar_reminded_for.is_(None), Request.radar_reminded_for != Request.last_activity_at)
+
+
+def quiet_request_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Open requests past the quiet line whose responsible has not been reminded of this spell."""
+    query = (
+        select(Request.id)
+        .where(quiet_clause(now), Request.responsible_id.is_not(None), _unreminded_spell())
+        .order_by(Request.last_activity_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def claim_quiet_spell(session: Session, request_id: int, now: datetime) -> Reminder | None:
+    """Remind the responsible of his quiet request, once per quiet spell: of two radars only one wins.
+
+    The spell is named by its start (last_activity_at), copied into radar_reminded_for by an atomic
+    `UPDATE … WHERE`; new activity starts a new spell. The reminder is written in the same transaction.
+    """
+    claimed = session.execute(
+        update(Request)
+        .where(Request.id == request_id, quiet_clause(now), Request.responsible_id.is_not(None), _unreminded_spell())
+        .values(radar_reminded_for=Request.last_activity_at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        return None
+    request = session.get(Request, request_id, populate_existing=True)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        text = _(
+            "Request %(number)s (%(customer)s) has had no activity for %(days)d days: what is the next step?",
+            number=request.number,
+            customer=request.organization.name,
+            days=days_quiet(request, now) or stalled_after_days(),
+        )
+    reminder = Reminder(
+        owner_id=request.responsible_id,
+        request_id=request.id,
+        text=text,
+        due_at=now,
+        next_attempt_at=now,
+        delivery=Delivery.PENDING,
+    )
+    session.add(reminder)
+    session.commit()
+    return reminder

@@ -146,7 +146,7 @@ class BoardView(BaseView):
         """«Показать ещё»: the next page of one column's cards, as HTML to append."""
         if status not in RequestStatus.__members__.values():
             abort(404)
-        filters, query = self._context()
+        _, query = self._context()
         offset = max(request.args.get("offset", 0, type=int), 0)
         return self.render_template(
             "crm/_board_cards.html",
@@ -154,4 +154,3 @@ class BoardView(BaseView):
             card_helpers={"days_quiet": days_quiet, "is_stalled": is_stalled},
             statuses=STATUS_LABELS,
         )
-

@@ -19,8 +19,8 @@ from wtforms.validators import DataRequired
 
 from app import access
 from app.domain import request_counts
-from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
 from app.domain import requests as request_domain
+from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
 from app.formatting import money
@@ -35,8 +35,8 @@ from app.models.requests import (
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
 from app.validation import NOTES, form_validators, text_rule
-from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.activity_badges import activity_badge, next_step_badge
+from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
 
 STATUS_COLOURS = {
