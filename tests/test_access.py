@@ -9,10 +9,11 @@ and never show up in a list, count, search or dropdown.
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.datastructures import FileStorage
 
 from app.domain.reminders import create_reminder
@@ -232,6 +233,30 @@ def test_lists_counts_and_searches_show_exactly_her_rows(app, petrova, world):
         assert_no_secret(panel.get_data(as_text=True))
 
 
+def test_her_start_page_and_board_show_only_her_records(app, petrova, world):
+    with app.app_context():
+        sidorov_id = _user("sidorov").id
+        db.session.execute(update(Request).values(last_activity_at=utcnow() - timedelta(days=60)))
+        db.session.commit()
+    for url in [
+        "/",
+        f"/?manager={sidorov_id}",  # only the administrator may look as a colleague
+        "/board/",
+        f"/board/?responsible={sidorov_id}",
+        "/board/?q=secret",
+        "/board/column/preparing_offer",
+        f"/requestview/list/?attention=stalled&responsible={sidorov_id}",
+    ]:
+        answer = petrova.get(url)
+        assert answer.status_code == 200, url
+        body = answer.get_data(as_text=True)
+        assert_no_secret(body)
+        assert world["request_number"] not in body, url
+    for url in ["/", "/board/", "/board/column/preparing_offer"]:
+        body = petrova.get(url).get_data(as_text=True)
+        assert world["own_request_number"] in body and world["shared_request_number"] in body, url
+
+
 def test_shared_organization_page_shows_only_her_request(app, petrova, world):
     page = petrova.get(f"/organizationview/show/{world['shared_org']}").get_data(as_text=True)
     assert world["shared_request_number"] in page
@@ -387,7 +412,7 @@ NOT_RECORD_BOUND = {
     "static": "static files",
     "appbuilder.static": "FAB's static files",
     "health.health": "no data",
-    "CrmIndexView.index": "no data",
+    "CrmIndexView.index": "test_her_start_page_and_board_show_only_her_records",
     "AuthDBView.login": "login",
     "AuthDBView.logout": "logout",
     "LocaleView.index": "language switch",
@@ -427,6 +452,9 @@ NOT_RECORD_BOUND = {
     "AgentSettingsView.index": "her own settings",
     "ContactApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
     "RequestApi.post": "test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away",
+    # The start page and the board (a card's move is RequestView.change_status, in RECORD_PATHS).
+    "BoardView.index": "test_her_start_page_and_board_show_only_her_records",
+    "BoardView.column": "test_her_start_page_and_board_show_only_her_records",
 }
 
 

@@ -272,6 +272,9 @@ def test_the_board_shows_her_cards_in_their_columns_with_counts_and_sums(app, cl
     assert all(number in page for number in world["numbers"])
     customer = client.get("/board/?customer=бета").get_data(as_text=True)
     assert "ООО «Бета»" in customer and "ООО «Альфа»" not in customer
+    by_number = client.get("/board/", query_string={"q": world["numbers"][3]}).get_data(as_text=True)
+    assert "ООО «Дельта»" in by_number and "ООО «Бета»" not in by_number
+    assert "ООО «Бета»" not in client.get("/board/?from=2000-01-01&to=2000-12-31").get_data(as_text=True)
 
 
 def test_show_more_loads_the_next_page_of_a_column(app, client):

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from flask import abort, g, request
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
@@ -77,7 +78,7 @@ def board_requests(user: CrmUser, filters: BoardFilters) -> Select:
     if filters.date_to:
         query = query.where(Request.request_date <= filters.date_to)
     if filters.text:
-        query = RequestQuickSearchFilter("number", None).apply(query, filters.text)
+        query = RequestQuickSearchFilter("number", SQLAInterface(Request)).apply(query, filters.text)
     return query
 
 
