@@ -202,7 +202,7 @@ def test_her_start_page_shows_her_day_and_nothing_of_a_colleague(app, client):
     page = client.get("/").get_data(as_text=True)
     assert "Сегодня" in page
     assert "Позвонить в «Тихий»" in page and "На следующей неделе" not in page and "Чужое напоминание" not in page
-    needs = page[page.index('id="today-needs-action"') : page.index('id="today-events"')]
+    needs = page[page.index('id="today-needs-action"') : page.index('id="today-new"')]
     assert world["quiet"] in needs and world["step"] in needs and world["calm"] not in needs
     assert 'class="badge crm-count">2<' in needs
     new = page[page.index('id="today-new"') :]

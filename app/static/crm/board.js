@@ -36,6 +36,7 @@
     document.querySelectorAll(".crm-board-cards").forEach(function (list) {
       Sortable.create(list, {
         group: "board",
+        forceFallback: true, // mouse and pen alike, the same in every browser
         sort: false,
         filter: ".crm-card-move, a",
         preventOnFilter: false,
