@@ -79,7 +79,7 @@ class Config:
         "Manager": [
             [
                 r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView"
-                r"|RemindersView|AgentSettingsView|BoardView)",
+                r"|RemindersView|AgentSettingsView|BoardView|ReportsView)",
                 r"can_.*",
             ],
             [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],

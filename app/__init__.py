@@ -60,6 +60,7 @@ def _register_views(appbuilder) -> None:
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
     from app.views.reminders import RemindersView
+    from app.views.reports import ReportsView
     from app.views.requests import OrganizationRequestsView, RequestView
 
     appbuilder.add_view(
@@ -81,6 +82,7 @@ def _register_views(appbuilder) -> None:
     )
     appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
     appbuilder.add_view(BoardView, "Board", label=_l("Board"), icon="fa-columns")
+    appbuilder.add_view_no_menu(ReportsView)  # linked from «Сегодня» and the board for whom may see it
     appbuilder.add_view_no_menu(OrganizationRequestsView)
     appbuilder.add_view_no_menu(RemindersView)  # reached from the navigation bar's signal
     appbuilder.add_view_no_menu(AgentSettingsView)

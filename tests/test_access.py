@@ -455,6 +455,9 @@ NOT_RECORD_BOUND = {
     # The start page and the board (a card's move is RequestView.change_status, in RECORD_PATHS).
     "BoardView.index": "test_her_start_page_and_board_show_only_her_records",
     "BoardView.column": "test_her_start_page_and_board_show_only_her_records",
+    # Reports: the administrator and scope "all" only.
+    "ReportsView.index": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
+    "ReportsView.xlsx": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
 }
 
 

@@ -87,6 +87,7 @@ LIST_PAGES = [
     pytest.param("/", id="start page"),
     pytest.param("/board/", id="board"),
     pytest.param("/board/column/preparing_offer?offset=5", id="board show more"),
+    pytest.param("/reports/?from=2000-01-01&to=2100-12-31", id="report"),
 ]
 
 

@@ -21,6 +21,7 @@ from app import access
 from app.domain import request_counts
 from app.domain import requests as request_domain
 from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
+from app.domain.reports import ReceivedFrom, ReceivedTo
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
 from app.formatting import money
@@ -172,6 +173,8 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "attention": ("id", AttentionFilter),
         "responsible": ("id", ResponsibleIs),
         "created_since": ("id", CreatedSince),
+        "received_from": ("id", ReceivedFrom),  # a report's figure clicked through
+        "received_to": ("id", ReceivedTo),
     }
     add_form_extra_fields = {
         "equipment": EquipmentField(_l("Contract subject")),
@@ -376,3 +379,4 @@ def register_template_globals(app) -> None:
     app.add_template_global(activity_badge, "activity_badge")
     app.add_template_global(next_step_badge, "next_step_badge")
     app.add_template_global(stalled_after_days, "stalled_after_days")
+    app.add_template_global(lambda: access.may_see_reports(access.current_user()), "may_see_reports")
