@@ -176,3 +176,27 @@ def test_on_a_phone_the_card_has_a_change_status_button_instead_of_drag(app, bro
         screenshot(page, "board-phone.png")
     finally:
         context.close()
+
+
+def test_the_head_of_sales_reads_the_report_with_its_charts(app, page):
+    made = seed(app)
+    with app.app_context(), app.test_request_context():
+        from app.domain.requests import change_status
+
+        for name in ("ООО «Аквасервис»", "АО «Химпром»"):
+            request = db.session.get(Request, made[name][0])
+            change_status(request, RequestStatus.COMPLETED, "Договор подписан, оплата получена", user("petrova"))
+        db.session.commit()
+    log_in(page, "admin")
+    page.goto("/")
+    page.locator(".crm-reports-link").click()
+    expect(page.locator("h2")).to_contain_text("Отчёты")
+    expect(page.locator(".crm-figure-received")).to_have_text("6")  # hers and a colleague's
+    expect(page.locator(".crm-figure-won")).to_have_text("3")
+    expect(page.locator(".crm-figure-sums")).to_contain_text("18\u00a0500,00\u00a0$")
+    drawn = page.evaluate("document.getElementById('crm-chart-months').toDataURL().length")
+    assert drawn > 5000  # Chart.js drew the bars
+    if DOCS.exists():
+        shutil.copy(screenshot(page, "reports.png"), DOCS / "reports.png")
+    page.locator(".crm-figure-won").click()
+    expect(page.locator("tr.crm-row")).to_have_count(3)
