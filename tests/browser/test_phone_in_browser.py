@@ -28,7 +28,8 @@ def phone(browser, live_server):
 
 def no_sideways_scroll(page) -> None:
     wide = page.evaluate(
-        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391 && !e.closest('table'))"
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > 391 && !e.closest('table'))"
         ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 6)"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 391, (page.url, wide)
