@@ -141,3 +141,17 @@ def test_a_manager_with_own_scope_gets_no_reports(app, client, sales):
     assert client.get("/reports/").status_code == 403
     assert client.get("/reports/xlsx").status_code == 403
     assert "crm-reports-link" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_name_that_looks_like_a_formula_is_exported_as_text(app):
+    from types import SimpleNamespace
+
+    from app.views.reports import _workbook
+
+    sly = SimpleNamespace(get_full_name=lambda: '=HYPERLINK("http://evil.example","Иванов")')
+    report = reports.Report(Q4, None, reports.Figures(1), [(sly, reports.Figures(1))], {}, [])
+    with app.test_request_context():
+        content = io.BytesIO()
+        _workbook(report).save(content)
+    cell = load_workbook(io.BytesIO(content.getvalue())).worksheets[0]["A4"]
+    assert cell.value == '=HYPERLINK("http://evil.example","Иванов")' and cell.data_type == "s"

@@ -94,8 +94,12 @@ def _chart(report: reports.Report) -> dict:
     }
 
 
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+def _append(sheet, values: list) -> None:
+    """A row whose text stays text: openpyxl would store "=…" as a formula that Excel runs."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_STARTS):
+            cell.data_type = "s"
 
 
 def _sums(sums: dict[str, Decimal]) -> str:
@@ -122,9 +126,10 @@ def _workbook(report: reports.Report) -> Workbook:
     sheet.append(header)
     for cell in sheet[3]:
         cell.font = Font(bold=True)
-    rows = [(_text(u.get_full_name()) if u else _("Without a responsible"), f) for u, f in report.by_manager]
+    rows = [(u.get_full_name() if u else _("Without a responsible"), f) for u, f in report.by_manager]
     for name, figures in [*rows, (_("Total"), report.total)]:
-        sheet.append(
+        _append(
+            sheet,
             [
                 name,
                 figures.received,
@@ -134,7 +139,7 @@ def _workbook(report: reports.Report) -> Workbook:
                 _sums(figures.won_sums),
                 figures.average_days_to_win,
                 figures.stalled_now,
-            ]
+            ],
         )
     sheet.column_dimensions["A"].width = 28
     sheet.column_dimensions["F"].width = 30
