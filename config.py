@@ -79,11 +79,11 @@ class Config:
         "Manager": [
             [
                 r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView"
-                r"|RemindersView|AgentSettingsView)",
+                r"|RemindersView|AgentSettingsView|BoardView|ReportsView)",
                 r"can_.*",
             ],
             [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],
-            [r"(Organizations|Contacts|Client base|Requests)", "menu_access"],
+            [r"(Organizations|Contacts|Client base|Requests|Board)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
             [r"(UserDBModelView)", r"resetmypassword"],
@@ -137,6 +137,11 @@ class Config:
     HEALTH_REMINDER_LATE_SECONDS = int(os.environ.get("HEALTH_REMINDER_LATE_SECONDS", 120))
     # While reminders wait for an e-mail retry, the sweep checks this often whether SMTP is back.
     SMTP_PROBE_SECONDS = int(os.environ.get("SMTP_PROBE_SECONDS", 10))
+    # The stalled radar (app/domain/activity.py): days without activity before an open request is
+    # stalled; whether its responsible then gets one reminder; how often the radar job looks.
+    STALLED_AFTER_DAYS = int(os.environ.get("STALLED_AFTER_DAYS", 14))
+    STALLED_RADAR_REMINDERS = _env_bool("STALLED_RADAR_REMINDERS", False)
+    STALLED_RADAR_SECONDS = int(os.environ.get("STALLED_RADAR_SECONDS", 600))
 
     @classmethod
     def finalize(cls, settings: dict) -> None:

@@ -21,7 +21,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     with app.app_context():
         from app import models  # noqa: F401  (registers the tables on the metadata)
-        from app.domain import audit, requests  # noqa: F401  (session listeners: audit trail, derived columns)
+        from app.domain import activity, audit, requests  # noqa: F401  (session listeners: audit, derived columns)
 
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder)
@@ -56,10 +56,12 @@ def _register_views(appbuilder) -> None:
     from app.api.reminders import ReminderApi
     from app.api.requests import RequestApi
     from app.views.agent import AgentSettingsView
+    from app.views.board import BoardView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
     from app.views.mail_settings import MailSettingsView
     from app.views.reminders import RemindersView
+    from app.views.reports import ReportsView
     from app.views.requests import OrganizationRequestsView, RequestView
 
     appbuilder.add_view(
@@ -80,6 +82,8 @@ def _register_views(appbuilder) -> None:
         category_label=_l("Client base"),
     )
     appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
+    appbuilder.add_view(BoardView, "Board", label=_l("Board"), icon="fa-columns")
+    appbuilder.add_view_no_menu(ReportsView)  # linked from «Сегодня» and the board for whom may see it
     appbuilder.add_view_no_menu(OrganizationRequestsView)
     appbuilder.add_view_no_menu(RemindersView)  # reached from the navigation bar's signal
     appbuilder.add_view_no_menu(AgentSettingsView)

@@ -34,6 +34,11 @@ def sees_everything(user: CrmUser) -> bool:
     return getattr(user, "record_scope", RecordScope.OWN) == RecordScope.ALL
 
 
+def may_see_reports(user: CrmUser | None) -> bool:
+    """The head of sales' reports: the administrator and managers who see every record."""
+    return user is not None and sees_everything(user)
+
+
 def organization_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
     """The condition an organisation must meet to be visible to the user; None means all.
 

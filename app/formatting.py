@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
+from markupsafe import Markup, escape
 
 
 def user_timezone() -> ZoneInfo:
@@ -49,3 +51,23 @@ def register(app) -> None:
     app.add_template_filter(local_date)
     app.add_template_filter(money)
     app.add_template_filter(file_size)
+    app.add_template_filter(phone_links)
+    app.add_template_filter(mail_link)
+
+
+def phone_links(value: str | None) -> Markup:
+    """Each number of a phones field as a tel: link, so a phone dials it with one tap."""
+    if not value:
+        return Markup("")
+    links = []
+    for number in re.split(r"[,;]", value):
+        number = number.strip()
+        if not number:
+            continue
+        dial = re.sub(r"[^\d+]", "", number.split(" доб")[0])
+        links.append(f'<a href="tel:{escape(dial)}" class="crm-tel">{escape(number)}</a>' if dial else escape(number))
+    return Markup(", ".join(str(link) for link in links))
+
+
+def mail_link(value: str | None) -> Markup:
+    return Markup(f'<a href="mailto:{escape(value)}" class="crm-mailto">{escape(value)}</a>') if value else Markup("")

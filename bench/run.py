@@ -202,6 +202,7 @@ def samples_for(username: str) -> dict:
         "requests": rng.sample(request_ids, SAMPLES),
         "fragments": fragments,
         "phones": [phone_digits(p)[-10:] for p in phones],
+        "reports": access.may_see_reports(user),
     }
 
 
@@ -220,6 +221,14 @@ def cases(samples: dict) -> list[tuple[str, str, callable]]:
         ("organisation page", "page", lambda u, i: u.get(f"/organizationview/show/{pick('organizations', i)}")),
         ("request page", "page", lambda u, i: u.get(f"/requestview/show/{pick('requests', i)}")),
         ("agent poll (empty)", "poll", lambda u, i: u.api("GET", f"/api/v1/agent/events?after={u.cursor}")),
+        # The manager's day and the head's view.
+        ("start page «Сегодня»", "page", lambda u, i: u.get("/")),
+        ("board «Воронка»", "page", lambda u, i: u.get("/board/")),
+        *(
+            [("report: this year", "page", lambda u, i: u.get(f"/reports/?from={datetime.now():%Y}-01-01"))]
+            if samples.get("reports")
+            else []
+        ),
     ]
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.datastructures import FileStorage
 
 from app.domain.reminders import create_reminder
@@ -233,6 +234,30 @@ def test_lists_counts_and_searches_show_exactly_her_rows(app, petrova, world):
         assert_no_secret(panel.get_data(as_text=True))
 
 
+def test_her_start_page_and_board_show_only_her_records(app, petrova, world):
+    with app.app_context():
+        sidorov_id = _user("sidorov").id
+        db.session.execute(update(Request).values(last_activity_at=utcnow() - timedelta(days=60)))
+        db.session.commit()
+    for url in [
+        "/",
+        f"/?manager={sidorov_id}",  # only the administrator may look as a colleague
+        "/board/",
+        f"/board/?responsible={sidorov_id}",
+        "/board/?q=secret",
+        "/board/column/preparing_offer",
+        f"/requestview/list/?attention=stalled&responsible={sidorov_id}",
+    ]:
+        answer = petrova.get(url)
+        assert answer.status_code == 200, url
+        body = answer.get_data(as_text=True)
+        assert_no_secret(body)
+        assert world["request_number"] not in body, url
+    for url in ["/", "/board/", "/board/column/preparing_offer"]:
+        body = petrova.get(url).get_data(as_text=True)
+        assert world["own_request_number"] in body and world["shared_request_number"] in body, url
+
+
 def test_shared_organization_page_shows_only_her_request(app, petrova, world):
     page = petrova.get(f"/organizationview/show/{world['shared_org']}").get_data(as_text=True)
     assert world["shared_request_number"] in page
@@ -390,7 +415,7 @@ NOT_RECORD_BOUND = {
     "static": "static files",
     "appbuilder.static": "FAB's static files",
     "health.health": "no data",
-    "CrmIndexView.index": "no data",
+    "CrmIndexView.index": "test_her_start_page_and_board_show_only_her_records",
     "AuthDBView.login": "login",
     "AuthDBView.logout": "logout",
     "LocaleView.index": "language switch",
@@ -434,6 +459,12 @@ NOT_RECORD_BOUND = {
     "AgentApi.connect": "login: a password exchanged for a device token; test_a_device_token_opens_no_other_route",
     "AgentSettingsView.download": "the Agent program, no data; tests/test_agent_devices.py (logged-in users only)",
     "AgentSettingsView.disconnect": "test_she_cannot_disconnect_a_colleagues_agent",
+    # The start page and the board (a card's move is RequestView.change_status, in RECORD_PATHS).
+    "BoardView.index": "test_her_start_page_and_board_show_only_her_records",
+    "BoardView.column": "test_her_start_page_and_board_show_only_her_records",
+    # Reports: the administrator and scope "all" only.
+    "ReportsView.index": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
+    "ReportsView.xlsx": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
 }
 
 

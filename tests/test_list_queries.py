@@ -83,6 +83,11 @@ LIST_PAGES = [
     pytest.param("/requestview/list/?status=preparing_offer", id="requests list by status"),
     pytest.param("/organizationview/list/?q=клиент", id="organisations quick search"),
     pytest.param("/reminders/", id="reminders page"),
+    # The start page «Сегодня» and the board «Воронка».
+    pytest.param("/", id="start page"),
+    pytest.param("/board/", id="board"),
+    pytest.param("/board/column/preparing_offer?offset=5", id="board show more"),
+    pytest.param("/reports/?from=2000-01-01&to=2100-12-31", id="report"),
 ]
 
 
@@ -95,6 +100,27 @@ def test_list_page_runs_as_many_queries_for_many_rows_as_for_few(app, client, ur
     with app.app_context():
         add_clients(FEW, MANY)
     many = statements_of(app, client, url)
+    assert len(many) == len(few), "\n".join(many)
+
+
+@pytest.mark.parametrize("as_manager", [False, True], ids=["department", "a manager's day"])
+def test_the_admins_start_page_runs_as_many_queries_for_many_rows_as_for_few(app, client, as_manager):
+    login(client, "admin")
+    with app.app_context():
+        url = f"/?manager={user('petrova').id}" if as_manager else "/"
+        add_clients(0, FEW)
+        overdue = utcnow() - timedelta(hours=1)
+        for request in db.session.scalars(select(Request)):  # due today: the reminders block has rows
+            reminder_domain.create_reminder(db.session, user("petrova"), "Сегодня", overdue, request=request)
+        db.session.commit()
+    few = statements_of(app, client, url)
+    with app.app_context():
+        add_clients(FEW, MANY)
+        for request in db.session.scalars(select(Request)):
+            reminder_domain.create_reminder(db.session, user("petrova"), "Сегодня", overdue, request=request)
+        db.session.commit()
+    many = statements_of(app, client, url)
+    assert "Сегодня" in client.get(url).get_data(as_text=True)
     assert len(many) == len(few), "\n".join(many)
 
 

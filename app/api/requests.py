@@ -76,9 +76,12 @@ class RequestApi(ModelRestApi):
         "currency",
         "responsible.id",
         "responsible.username",
+        "next_step_on",
+        "next_step_text",
+        "last_activity_at",
     ]
     show_columns = [*list_columns, *FINANCE_FIELDS, *ITEM_COLUMNS, "created_on", "changed_on"]
-    add_columns = ["organization", "request_date", "responsible", *FINANCE_FIELDS]
+    add_columns = ["organization", "request_date", "responsible", *FINANCE_FIELDS, "next_step_on", "next_step_text"]
     edit_columns = add_columns
     search_columns = [
         "number",
@@ -88,9 +91,10 @@ class RequestApi(ModelRestApi):
         "responsible",
         "equipment_text",
         "request_date",
+        "next_step_on",
     ]
     search_filters = {"number": [RequestQuickSearchFilter]}
-    order_columns = ["id", "number", "request_date", "status", "contract_price"]
+    order_columns = ["id", "number", "request_date", "status", "contract_price", "next_step_on", "last_activity_at"]
     base_order = ("id", "desc")
     validators_columns = api_validators(FINANCE_RULES)
     add_query_rel_fields = {

@@ -45,6 +45,8 @@ _SKIPPED = {
     "delivery",
     "sent_at",
     "last_error",
+    "last_activity_at",
+    "radar_reminded_for",
 }
 
 TRACKED: dict[type, str] = {

@@ -19,6 +19,7 @@ from rq_scheduler import Scheduler
 
 from app.jobs import heartbeat
 from app.jobs.context import QUEUE_NAME
+from app.jobs.radar import sweep_stalled_requests
 from app.jobs.reminders import sweep_due_reminders
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,10 @@ class PeriodicJob:
         return f"{PERIODIC_PREFIX}{self.func.__name__}-{interval}s"
 
 
-PERIODIC_JOBS = [PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS")]
+PERIODIC_JOBS = [
+    PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS"),
+    PeriodicJob(sweep_stalled_requests, "STALLED_RADAR_SECONDS"),
+]
 
 
 def sync_periodic_jobs(scheduler: Scheduler) -> None:

@@ -20,6 +20,7 @@ from app.models.requests import (
     StatusChange,
 )
 from app.models.users import CrmUser, RecordScope
+from app.models.visits import StartPageVisit
 
 __all__ = [
     "AgentDevice",
@@ -44,5 +45,6 @@ __all__ = [
     "RequestItem",
     "RequestNumberCounter",
     "RequestStatus",
+    "StartPageVisit",
     "StatusChange",
 ]

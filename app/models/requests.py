@@ -58,6 +58,10 @@ DELIVERY_LABELS = {
 }
 
 
+def _activity_default(context) -> datetime:
+    return context.get_current_parameters().get("created_on") or utcnow()
+
+
 class RequestNumberCounter(Model):
     """The last number handed out per year; only ever incremented, so numbers are never reused."""
 
@@ -78,6 +82,9 @@ class Request(StampedMixin, Model):
         Index("ix_client_request_responsible_status", "responsible_id", "status", "id"),
         Index("ix_client_request_org_responsible", "organization_id", "responsible_id"),
         Index("ix_client_request_responsible_org", "responsible_id", "organization_id"),
+        # The radar and the board: open requests by how long they have been quiet; due next steps.
+        Index("ix_client_request_status_activity", "status", "last_activity_at"),
+        Index("ix_client_request_next_step", "next_step_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -97,6 +104,14 @@ class Request(StampedMixin, Model):
     contract_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="RUB")
     finance_comment: Mapped[str | None] = mapped_column(Text)
+    # The manager's next action: the start page lists it when its day has come.
+    next_step_on: Mapped[date | None] = mapped_column(Date)
+    next_step_text: Mapped[str | None] = mapped_column(String(200))
+    # The last status change, comment, document or item change: where a quiet spell starts
+    # (kept by app/domain/activity.py). Bulk inserts that give created_on start there.
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=_activity_default)
+    # The quiet spell (its last_activity_at) the radar has already reminded the responsible of.
+    radar_reminded_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Joined: the requests list shows both on every row; one join instead of a query per row.
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id], backref="requests", lazy="joined")
@@ -124,6 +139,11 @@ class Request(StampedMixin, Model):
     def equipment(self) -> list[RequestItem]:
         """The items under the name of the form field that edits them."""
         return list(self.items)
+
+    @property
+    def activity(self) -> Request:
+        """The lists' «without activity» column: its badge needs the status and the time together."""
+        return self
 
     @property
     def status_label(self) -> str:

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import access
+from app.formatting import mail_link, phone_links
 from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
@@ -77,7 +78,12 @@ class ContactView(CrmModelView):
     # No filter by organisation here: FAB would render it as a <select> of the whole client base;
     # a client's contacts are on its page and found by the quick search.
     search_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary"]
-    formatters_columns = {"organization": customer_link}
+    formatters_columns = {
+        "organization": customer_link,
+        "work_phone": phone_links,
+        "mobile_phone": phone_links,
+        "email": mail_link,
+    }
     list_template = "crm/list_with_card.html"
     order_columns = ["full_name", "position", "email"]
     base_order = ("full_name", "asc")
@@ -96,6 +102,7 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
     edit_title = _l("Edit organisation")
     label_columns = ORGANIZATION_LABELS
     list_columns = ["name", "inn", "city", "phones", "email", "responsible"]
+    formatters_columns = {"phones": phone_links, "email": mail_link}  # one tap dials or writes
     add_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
     edit_columns = add_columns
     show_fieldsets = [

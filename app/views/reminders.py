@@ -166,7 +166,7 @@ class RemindersView(BaseView):
             db.session.commit()
             schedule_reminder(reminder)
             flash(_("Reminder moved to %(when)s.", when=_shown(due)), "success")
-        return redirect(url_for(".index"))
+        return redirect(request.referrer or url_for(".index"))  # the start page snoozes in place
 
     @expose("/<int:pk>/resend", methods=["POST"])
     @has_access

@@ -20,6 +20,8 @@ from wtforms.validators import DataRequired
 from app import access
 from app.domain import request_counts
 from app.domain import requests as request_domain
+from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
+from app.domain.reports import ReceivedFrom, ReceivedTo
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
 from app.formatting import money
@@ -34,6 +36,7 @@ from app.models.requests import (
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
 from app.validation import NOTES, form_validators, text_rule
+from app.views.activity_badges import activity_badge, next_step_badge
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
 
@@ -67,12 +70,16 @@ REQUEST_LABELS = {
     "contract_number": _l("Contract no."),
     "invoice_number": _l("Invoice no."),
     "finance_comment": _l("Finance comment"),
+    "next_step_on": _l("Next step"),
+    "next_step_text": _l("What to do next"),
+    "activity": _l("Without activity"),
 }
 FINANCE_RULES = {
     "payment_terms": (NOTES,),
     "contract_number": (text_rule(64),),
     "invoice_number": (text_rule(64),),
     "finance_comment": (NOTES,),
+    "next_step_text": (text_rule(200),),
 }
 
 
@@ -121,6 +128,8 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "delivery_status",
         "contract_price",
         "responsible",
+        "next_step_on",
+        "activity",
     ]
     formatters_columns = {
         "status": status_badge,
@@ -128,8 +137,10 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "organization": customer_link,
         "equipment_text": equipment_summary,
         "contract_price": money,
+        "next_step_on": next_step_badge,
+        "activity": activity_badge,
     }
-    order_columns = ["request_date", "number", "status", "delivery_status", "contract_price"]
+    order_columns = ["request_date", "number", "status", "delivery_status", "contract_price", "next_step_on"]
     base_order = ("id", "desc")
     # No filter by organisation: FAB would render it as a <select> of the whole client base; a
     # client's requests are its page's tab, and the quick search finds them by customer name.
@@ -143,6 +154,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "contract_number",
         "invoice_number",
         "responsible",
+        "next_step_on",
     ]
     search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
     add_form_query_rel_fields = {
@@ -157,6 +169,12 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "q": ("number", RequestQuickSearchFilter),
         "status": ("status", ValueEquals),
         "delivery": ("delivery_status", ValueEquals),
+        # The start page's and the board's links: stalled / needs action, whose, new since.
+        "attention": ("id", AttentionFilter),
+        "responsible": ("id", ResponsibleIs),
+        "created_since": ("id", CreatedSince),
+        "received_from": ("id", ReceivedFrom),  # a report's figure clicked through
+        "received_to": ("id", ReceivedTo),
     }
     add_form_extra_fields = {
         "equipment": EquipmentField(_l("Contract subject")),
@@ -167,6 +185,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     add_fieldsets = [
         (_l("Request"), {"fields": ["organization", "request_date", "responsible"]}),
         (_l("Contract subject"), {"fields": ["equipment"]}),
+        (_l("Next step"), {"fields": ["next_step_on", "next_step_text"]}),
     ]
     edit_fieldsets = [
         *add_fieldsets,
@@ -262,6 +281,9 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
                 request_domain.change_status(req, RequestStatus(new_status), comment, g.user)
                 db.session.commit()
                 flash(_("Status changed."), "success")
+        back = request.form.get("next", "")
+        if back.startswith("/") and not back.startswith("//") and "\\" not in back:  # the board, never off-site
+            return redirect(back)
         return redirect(url_for(".show", pk=pk, _anchor="status"))
 
     @expose("/delivery/<int:pk>", methods=["POST"])
@@ -354,3 +376,7 @@ def register_template_globals(app) -> None:
     app.add_template_global(request_counts.status_counts, "request_status_counts")
     app.add_template_global({code.value: label for code, label in STATUS_LABELS.items()}, "request_statuses")
     app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")
+    app.add_template_global(activity_badge, "activity_badge")
+    app.add_template_global(next_step_badge, "next_step_badge")
+    app.add_template_global(stalled_after_days, "stalled_after_days")
+    app.add_template_global(lambda: access.may_see_reports(access.current_user()), "may_see_reports")
