@@ -8,6 +8,7 @@ from rq import Worker
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.backup import backup_health
 from app.extensions import db, redis_connection
 
 health_blueprint = Blueprint("health", __name__)
@@ -29,6 +30,7 @@ def health():
         state["workers"] = len(Worker.all(connection=connection))
     except RedisError as exc:
         state["redis"] = f"error: {exc.__class__.__name__}"
-    healthy = state["database"] == "ok" and state["redis"] == "ok"
+    backup_ok, state["backup"] = backup_health()
+    healthy = state["database"] == "ok" and state["redis"] == "ok" and backup_ok
     state["status"] = "ok" if healthy else "error"
     return jsonify(state), 200 if healthy else 503

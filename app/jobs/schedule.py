@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from rq_scheduler import Scheduler
 
+from app.jobs.backups import nightly_backup
 from app.jobs.context import QUEUE_NAME
 from app.jobs.reminders import sweep_due_reminders
 
@@ -30,7 +31,11 @@ class PeriodicJob:
         return f"{PERIODIC_PREFIX}{self.func.__name__}-{interval}s"
 
 
-PERIODIC_JOBS = [PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS")]
+PERIODIC_JOBS = [
+    PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS"),
+    # Looks every few minutes whether the night's backup (BACKUP_HOUR) is due; runs it once a day.
+    PeriodicJob(nightly_backup, "BACKUP_CHECK_SECONDS"),
+]
 
 
 def sync_periodic_jobs(scheduler: Scheduler) -> None:
