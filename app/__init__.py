@@ -56,6 +56,7 @@ def _register_views(appbuilder) -> None:
     from app.api.reminders import ReminderApi
     from app.api.requests import RequestApi
     from app.views.agent import AgentSettingsView
+    from app.views.backups import BackupsView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
     from app.views.reminders import RemindersView
@@ -98,6 +99,15 @@ def _register_views(appbuilder) -> None:
         icon="fa-folder",
         category="Reference data",
         category_label=_l("Reference data"),
+    )
+    appbuilder.add_view(
+        BackupsView,
+        "Backups",
+        label=_l("Backups"),
+        icon="fa-floppy-o",
+        category="Administration",
+        category_label=_l("Administration"),
+        category_icon="fa-cogs",
     )
     appbuilder.add_api(OrganizationApi)
     appbuilder.add_api(ContactApi)

@@ -122,10 +122,10 @@ def _pg_tool(name: str) -> str:
     if tool is None:
         raise BackupError(
             _(
-                "%(tool)s is not installed, so the PostgreSQL database cannot be %(action)s. "
-                "Install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client) and retry.",
+                "%(tool)s is not installed: without it a PostgreSQL database can be neither backed up nor "
+                "restored. Install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client) "
+                "and retry.",
                 tool=name,
-                action=_("backed up") if name == "pg_dump" else _("restored"),
             )
         )
     return tool
@@ -174,15 +174,6 @@ def _quoted(table: str) -> str:
     if not _TABLE_NAME.fullmatch(table):
         raise BackupError(_("The archive names a table «%(table)s» that cannot exist.", table=table[:80]))
     return f'"{table}"'
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in (_("B"), _("KB"), _("MB"), _("GB")):
-        if value < 1024 or unit == _("GB"):
-            return f"{value:.0f} {unit}" if unit == _("B") else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size}"
 
 
 # --- making a backup ----------------------------------------------------------------------------
@@ -239,7 +230,6 @@ def _dump_postgres(url: URL, target: Path) -> tuple[dict[str, int], str | None]:
                 "--no-owner",
                 "--no-privileges",
                 "--no-comments",  # COMMENT ON EXTENSION needs the extension's owner to restore
-                "--schema=public",
                 f"--snapshot={snapshot}",
                 f"--file={target}",
                 f"--dbname={uri}",
@@ -519,6 +509,7 @@ def _restore_sqlite(url: URL, verified: VerifiedArchive) -> None:
 
 _EMPTY_PUBLIC_SCHEMA = """
 SET lock_timeout = '20s';
+SET client_min_messages = warning;
 DO $crm$
 DECLARE item record;
 BEGIN

@@ -117,6 +117,7 @@ def demo_command(orgs: int, append: bool, seed: int | None, password: str | None
 def backup_command(output: Path | None) -> None:
     """Write one archive: a consistent dump of the database, the uploaded files and a manifest."""
     from app import backup
+    from app.formatting import file_size
 
     try:
         if output is None:
@@ -129,9 +130,7 @@ def backup_command(output: Path | None) -> None:
             path, size, seconds = result.path, result.size, result.seconds
     except backup.BackupError as error:
         raise click.ClickException(_cli_message(error)) from error
-    click.echo(
-        _("Backup saved: %(path)s (%(size)s, %(seconds)s s).", path=path, size=backup.human_size(size), seconds=seconds)
-    )
+    click.echo(_("Backup saved: %(path)s (%(size)s, %(seconds)s s).", path=path, size=file_size(size), seconds=seconds))
 
 
 @crm_cli.command("restore")
