@@ -32,6 +32,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 
@@ -252,13 +253,12 @@ def _upload_files(folder: Path) -> list[tuple[Path, str]]:
 
 
 def _new_archive_path(folder: Path, now: datetime) -> Path:
+    """A name that sorts after every archive already there, even two made in the same second."""
     stem = f"{ARCHIVE_PREFIX}{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-    path = folder / f"{stem}{ARCHIVE_SUFFIX}"
-    number = 1
-    while path.exists():
-        number += 1
-        path = folder / f"{stem}-{number}{ARCHIVE_SUFFIX}"
-    return path
+    taken = [_archive_order(path)[1] for path in kept_archives(folder) if path.name.startswith(stem)]
+    if not taken and not (folder / f"{stem}{ARCHIVE_SUFFIX}").exists():
+        return folder / f"{stem}{ARCHIVE_SUFFIX}"
+    return folder / f"{stem}-{max(taken, default=1) + 1}{ARCHIVE_SUFFIX}"
 
 
 def write_backup(target: Path | None = None) -> BackupResult:
@@ -634,8 +634,9 @@ def restore_backup(archive: Path, force: bool = False) -> RestoreResult:
 def _not_empty_message(holding: list[str], files: int, uploads: Path) -> str:
     parts = []
     if holding:
-        # The client base first: "organization, request" says more than FAB's permission tables.
-        shown = sorted(holding, key=lambda table: (table.startswith("ab_"), table))
+        # The client base first: "organization, client_request" says more than FAB's tables.
+        first = ["organization", "client_request", "contact", "request_document", "reminder", "ab_user"]
+        shown = sorted(holding, key=lambda table: (first.index(table) if table in first else len(first), table))
         parts.append(
             _(
                 "the database holds data (%(count)d tables, among them %(tables)s)",
@@ -668,7 +669,14 @@ def kept_archives(folder: Path | None = None) -> list[Path]:
     folder = folder or backup_folder()
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if ARCHIVE_NAME.fullmatch(p.name)), key=lambda p: p.name, reverse=True)
+    return sorted((p for p in folder.iterdir() if ARCHIVE_NAME.fullmatch(p.name)), key=_archive_order, reverse=True)
+
+
+def _archive_order(path: Path) -> tuple[str, int]:
+    """By time, then by the number added to a second archive made in the same second."""
+    match = ARCHIVE_NAME.fullmatch(path.name)
+    number = match.group(1) if match else None
+    return path.name[len(ARCHIVE_PREFIX) : len(ARCHIVE_PREFIX) + 16], int(number[1:]) if number else 1
 
 
 def apply_retention(keep: int, folder: Path | None = None) -> list[Path]:
@@ -745,6 +753,12 @@ def run_backup(trigger: str) -> dict[str, Any]:
             }
         except BackupError as error:
             outcome |= {"ok": False, "error": error.message, "detail": error.detail}
+        except SQLAlchemyError as error:
+            outcome |= {
+                "ok": False,
+                "error": _("The database could not be read, so no backup was made."),
+                "detail": f"{error.__class__.__name__}: {error}"[:2000],
+            }
         except Exception as error:  # disk full, permissions...: recorded for the admin, never silent
             outcome |= {
                 "ok": False,

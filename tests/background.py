@@ -37,6 +37,7 @@ class Background:
             "REMINDER_CLAIM_LEASE_SECONDS": "3",
             "REMINDER_RETRY_DELAYS": "1,1,1",
             "PYTHONUNBUFFERED": "1",
+            "BACKUP_ENABLED": "0",  # the nightly backup runs only where a test turns it on
             **settings,
         }
 

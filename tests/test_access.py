@@ -345,6 +345,8 @@ ADMIN_ONLY_PREFIXES = (
     "/api/v1/security/groups",
     "/api/v1/security/permissions",
     "/api/v1/security/resources",
+    # Backups: the page, its button and the archives' downloads hold every record (app/views/backups.py).
+    "/backups/",
 )
 SELF_SERVICE = {
     "CrmUserDBModelView.userinfo",

@@ -8,11 +8,15 @@ makes one backup (the status file says the slot is done; a Redis marker covers a
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from app import backup
 from app.jobs.context import in_app_context, job_queue
@@ -20,8 +24,10 @@ from app.jobs.context import in_app_context, job_queue
 log = logging.getLogger(__name__)
 
 
-def _queued_marker(slot: datetime) -> str:
-    return f"crm:backup-queued:{int(slot.timestamp())}"
+def _nightly_job_id(slot: datetime) -> str:
+    """One job id per backup folder and night: installations sharing a Redis stay apart."""
+    folder = hashlib.sha256(str(backup.backup_folder().resolve()).encode()).hexdigest()[:16]
+    return f"backup-nightly-{folder}-{int(slot.timestamp())}"
 
 
 @in_app_context
@@ -31,12 +37,15 @@ def nightly_backup() -> str:
     if slot is None:
         return "not due"
     queue = job_queue()
-    # One queued backup per night, however often the check runs before the worker takes it.
-    if not queue.connection.set(_queued_marker(slot), 1, nx=True, ex=24 * 3600):
-        return "already queued"
+    job_id = _nightly_job_id(slot)
+    with contextlib.suppress(NoSuchJobError):
+        waiting = Job.fetch(job_id, connection=queue.connection).get_status()
+        if waiting in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            return "already queued"
     queue.enqueue(
         make_backup,
         "schedule",
+        job_id=job_id,
         job_timeout=int(current_app.config["BACKUP_TIMEOUT_SECONDS"]),
         result_ttl=24 * 3600,
     )
@@ -48,6 +57,8 @@ def nightly_backup() -> str:
 def make_backup(trigger: str, user_id: int | None = None) -> dict[str, Any]:
     """Make one backup and record its outcome (trigger: "schedule" or "button"; the user who
     pressed the button, for the log)."""
+    if trigger == "schedule" and backup.nightly_backup_due(datetime.now(UTC)) is None:
+        return {"ok": True, "skipped": True}  # a second copy of the night's job: it already ran
     try:
         outcome = backup.run_backup(trigger)
     except backup.BackupRunning:
