@@ -545,6 +545,24 @@ def _row_count_check(tables: dict[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _without_newer_settings(dump: Path, engine: Engine) -> Path:
+    """pg_dump 17 and newer write `SET transaction_timeout = 0;`, which an older server refuses:
+    drop that one header line when this server predates it (the dump was verified already)."""
+    with dump.open("rb") as stream:
+        if b"SET transaction_timeout" not in stream.read(64 * 1024):
+            return dump
+    with engine.connect() as connection:
+        server = int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    if server >= 170000:
+        return dump
+    adapted = dump.with_name(dump.name + ".adapted")
+    with dump.open("rb") as source, adapted.open("wb") as target:
+        for line in source:
+            if not line.startswith(b"SET transaction_timeout"):
+                target.write(line)
+    return adapted
+
+
 def _restore_postgres(url: URL, verified: VerifiedArchive) -> None:
     """Empty the schema, load the dump and check every table's rows, all in ONE psql transaction:
     any error rolls all of it back and the database stays as it was."""
@@ -554,8 +572,9 @@ def _restore_postgres(url: URL, verified: VerifiedArchive) -> None:
     empty.write_text(_EMPTY_PUBLIC_SCHEMA)
     check = verified.folder / "check-rows.sql"
     check.write_text(_row_count_check(verified.manifest["tables"]))
+    dump = _without_newer_settings(verified.database_file, _engine())
     command = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
-    command += ["-f", str(empty), "-f", str(verified.database_file), "-f", str(check), f"--dbname={uri}"]
+    command += ["-f", str(empty), "-f", str(dump), "-f", str(check), f"--dbname={uri}"]
     finished = subprocess.run(command, env=env, capture_output=True, check=False)
     if finished.returncode != 0:
         error = finished.stderr.decode(errors="replace").strip()

@@ -8,6 +8,7 @@ unless asked; the nightly job runs in a real worker and the administrator's page
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -379,3 +380,31 @@ def test_retention_keeps_the_newest_archives(app, backups):
     for name in kept:  # each one a whole archive that a restore would accept
         with backup.verified_archive(backups / name) as verified:
             assert verified.manifest["tables"]["ab_user"] >= 4
+
+
+def test_an_archive_from_a_newer_pg_dump_restores_into_this_server(app, tmp_path, backups):
+    """pg_dump 17+ writes `SET transaction_timeout = 0;`, unknown to PostgreSQL 15 and 16."""
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL only")
+    make_client_base(app)
+    rows = table_rows(app)
+    archive = make_archive(app, tmp_path / "copy.tar.gz")
+    manifest = json.load(_manifest(archive))
+    with tarfile.open(archive) as tar:
+        dump = (
+            tar.extractfile("database.sql")
+            .read()
+            .replace(b"SET statement_timeout = 0;\n", b"SET statement_timeout = 0;\nSET transaction_timeout = 0;\n", 1)
+        )
+    assert b"SET transaction_timeout" in dump
+    manifest["files"]["database.sql"] = {"sha256": hashlib.sha256(dump).hexdigest(), "size": len(dump)}
+    newer = _rewrite(
+        archive,
+        tmp_path / "from-pg-dump-17.tar.gz",
+        lambda name, data: (
+            dump if name == "database.sql" else json.dumps(manifest).encode() if name == "manifest.json" else data
+        ),
+    )
+    result = run_cli(app, "restore", "--force", str(newer))
+    assert result.exit_code == 0, result.output
+    assert table_rows(app) == rows
