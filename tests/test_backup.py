@@ -13,6 +13,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from datetime import timedelta
 from pathlib import Path
@@ -408,3 +410,27 @@ def test_an_archive_from_a_newer_pg_dump_restores_into_this_server(app, tmp_path
     result = run_cli(app, "restore", "--force", str(newer))
     assert result.exit_code == 0, result.output
     assert table_rows(app) == rows
+
+
+def test_without_pg_dump_the_backup_is_refused_clearly(app, tmp_path):
+    """A machine without the PostgreSQL client: exit code 1 and what to install, no archive."""
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL only")
+    environment = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent),  # the virtualenv only: no pg_dump on it
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "INSTANCE_DIR": str(tmp_path),
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "run", "crm", "backup", "--output", str(tmp_path / "out")],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    assert "pg_dump не установлен" in finished.stderr and "postgresql-client" in finished.stderr
+    assert list(tmp_path.rglob("*.tar.gz*")) == []
