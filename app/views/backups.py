@@ -52,7 +52,7 @@ class BackupsView(BaseView):
         status = backup.read_status()
         archives = [
             {"name": path.name, "size": stat.st_size, "at": datetime.fromtimestamp(stat.st_mtime, UTC)}
-            for path in backup.kept_archives()
+            for path in backup.kept_archives(backup.backup_folder())
             if (stat := _stat(path)) is not None
         ]
         healthy, health = backup.backup_health()
