@@ -129,7 +129,7 @@ class Config:
     ]
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 
-    # Backups (app/backup.py): archives of the database and the uploads, one per night at BACKUP_HOUR
+    # Backups (app/backup/): archives of the database and the uploads, one per night at BACKUP_HOUR
     # (local time, DEFAULT_TIMEZONE), the newest BACKUP_KEEP kept; /health fails when the last one
     # failed or the last good one is older than BACKUP_MAX_AGE_HOURS.
     BACKUP_ENABLED = _env_bool("BACKUP_ENABLED", True)
