@@ -143,6 +143,17 @@ class Config:
     STALLED_RADAR_REMINDERS = _env_bool("STALLED_RADAR_REMINDERS", False)
     STALLED_RADAR_SECONDS = int(os.environ.get("STALLED_RADAR_SECONDS", 600))
 
+    # Backups (app/backup/): archives of the database and the uploads, one per night at BACKUP_HOUR
+    # (local time, DEFAULT_TIMEZONE), the newest BACKUP_KEEP kept; /health fails when the last one
+    # failed or the last good one is older than BACKUP_MAX_AGE_HOURS.
+    BACKUP_ENABLED = _env_bool("BACKUP_ENABLED", True)
+    BACKUP_FOLDER = os.environ.get("BACKUP_FOLDER", str(INSTANCE_DIR / "backups"))
+    BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", 14))
+    BACKUP_HOUR = int(os.environ.get("BACKUP_HOUR", 3))
+    BACKUP_MAX_AGE_HOURS = float(os.environ.get("BACKUP_MAX_AGE_HOURS", 48))
+    BACKUP_CHECK_SECONDS = int(os.environ.get("BACKUP_CHECK_SECONDS", 600))  # how often the schedule looks
+    BACKUP_TIMEOUT_SECONDS = int(os.environ.get("BACKUP_TIMEOUT_SECONDS", 4 * 3600))
+
     @classmethod
     def finalize(cls, settings: dict) -> None:
         """Fill what depends on the environment kind; refuse unsafe production settings."""
@@ -159,3 +170,4 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret-key-that-is-long-enough-to-be-accepted-0123456789"
+    BACKUP_ENABLED = False  # tests/test_backup.py turns it on with a folder of its own

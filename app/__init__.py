@@ -56,6 +56,7 @@ def _register_views(appbuilder) -> None:
     from app.api.reminders import ReminderApi
     from app.api.requests import RequestApi
     from app.views.agent import AgentSettingsView
+    from app.views.backups import BackupsView
     from app.views.board import BoardView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
@@ -105,12 +106,21 @@ def _register_views(appbuilder) -> None:
         category_label=_l("Reference data"),
     )
     appbuilder.add_view(
+        BackupsView,
+        "Backups",
+        label=_l("Backups"),
+        icon="fa-floppy-o",
+        category="Administration",
+        category_label=_l("Administration"),
+        category_icon="fa-cogs",
+    )
+    appbuilder.add_view(
         MailSettingsView,
         "Mail",
         label=_l("Mail"),
         icon="fa-envelope-o",
-        category="Reference data",
-        category_label=_l("Reference data"),
+        category="Administration",
+        category_label=_l("Administration"),
     )
     appbuilder.add_api(OrganizationApi)
     appbuilder.add_api(ContactApi)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from flask_migrate import upgrade
 
 from app import accounts
@@ -117,3 +119,63 @@ def demo_command(orgs: int, append: bool, seed: int | None, password: str | None
     except (demo.DemoRefused, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.summary())
+
+
+@crm_cli.command("backup")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a folder or an archive name (default: BACKUP_FOLDER, keeping the newest BACKUP_KEEP archives)",
+)
+@with_appcontext
+def backup_command(output: Path | None) -> None:
+    """Write one archive: a consistent dump of the database, the uploaded files and a manifest."""
+    from app import backup
+    from app.formatting import file_size
+
+    try:
+        if output is None:
+            outcome = backup.run_backup("command")
+            if not outcome["ok"]:
+                raise backup.BackupError(outcome["error"], outcome.get("detail") or "")
+            path, size, seconds = backup.backup_folder() / outcome["file"], outcome["size"], outcome["seconds"]
+        else:
+            result = backup.write_backup(output)
+            path, size, seconds = result.path, result.size, result.seconds
+    except backup.BackupError as error:
+        raise click.ClickException(_cli_message(error)) from error
+    click.echo(_("Backup saved: %(path)s (%(size)s, %(seconds)s s).", path=path, size=file_size(size), seconds=seconds))
+
+
+@crm_cli.command("restore")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="empty a database (and upload folder) that holds data, then restore")
+@with_appcontext
+def restore_command(archive: Path, force: bool) -> None:
+    """Restore an archive made by `flask crm backup` into an empty database (stop the web server
+    and the workers first). The archive is checked against its manifest before anything changes."""
+    from app import backup
+
+    try:
+        result = backup.restore_backup(archive, force=force)
+    except backup.BackupError as error:
+        raise click.ClickException(_cli_message(error)) from error
+    rows = sum(result.tables.values())
+    click.echo(
+        _(
+            "Restored %(rows)d rows in %(tables)d tables and %(files)d files (schema %(revision)s) in %(seconds)s s.",
+            rows=rows,
+            tables=len(result.tables),
+            files=result.files,
+            revision=result.schema_revision,
+            seconds=result.seconds,
+        )
+    )
+    if result.upgraded_to:
+        click.echo(_("The schema was then upgraded to %(revision)s.", revision=result.upgraded_to))
+
+
+def _cli_message(error: Exception) -> str:
+    detail = getattr(error, "detail", "")
+    return f"{error}\n{detail}" if detail else str(error)

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.backup import backup_health
 from app.extensions import db, redis_connection
 from app.jobs import heartbeat
 from app.models.reminders import Delivery, Reminder
@@ -99,6 +100,14 @@ def check_reminders() -> Outcome:
     return Outcome(None, details)
 
 
+def check_backup() -> Outcome:
+    """When backups are enabled: the last one did not fail, and the last good one is recent."""
+    ok, details = backup_health()
+    if ok:
+        return Outcome(None, details)
+    return Outcome(f"backup {details.get('state')}: {details.get('error') or 'see the Backups page'}", details)
+
+
 # The named checks, in the order they are reported. Add one with one line: ("name", function).
 HEALTH_CHECKS: list[tuple[str, Callable[[], Outcome]]] = [
     ("database", check_database),
@@ -106,6 +115,7 @@ HEALTH_CHECKS: list[tuple[str, Callable[[], Outcome]]] = [
     ("scheduler", check_scheduler),
     ("workers", check_workers),
     ("reminders", check_reminders),
+    ("backup", check_backup),
 ]
 WEB_CHECKS = {"database", "redis"}
 

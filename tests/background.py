@@ -38,6 +38,7 @@ class Background:
             "REMINDER_RETRY_DELAYS": "1,1,1",
             "HEALTH_HEARTBEAT_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",
+            "BACKUP_ENABLED": "0",  # the nightly backup runs only where a test turns it on
             **settings,
         }
 

@@ -371,6 +371,8 @@ ADMIN_ONLY_PREFIXES = (
     "/api/v1/security/groups",
     "/api/v1/security/permissions",
     "/api/v1/security/resources",
+    # Backups: the page, its button and the archives' downloads hold every record (app/views/backups.py).
+    "/backups/",
 )
 # Reminder reliability: the mail settings page and its test e-mail are the administrator's.
 ADMIN_ONLY_PREFIXES += ("/mail-settings/",)

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from rq_scheduler import Scheduler
 
 from app.jobs import heartbeat
+from app.jobs.backups import nightly_backup
 from app.jobs.context import QUEUE_NAME
 from app.jobs.radar import sweep_stalled_requests
 from app.jobs.reminders import sweep_due_reminders
@@ -38,6 +39,8 @@ class PeriodicJob:
 PERIODIC_JOBS = [
     PeriodicJob(sweep_due_reminders, "REMINDER_SWEEP_SECONDS"),
     PeriodicJob(sweep_stalled_requests, "STALLED_RADAR_SECONDS"),
+    # Looks every few minutes whether the night's backup (BACKUP_HOUR) is due; runs it once a day.
+    PeriodicJob(nightly_backup, "BACKUP_CHECK_SECONDS"),
 ]
 
 
