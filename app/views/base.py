@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flask import abort, g, has_request_context, render_template, request, url_for
+from flask import abort, flash, g, has_request_context, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.urltools import get_filter_args
@@ -74,6 +74,39 @@ class CrmModelView(ModelView):
             url = f"{url}?{request.query_string.decode()}"
         widgets["search"] = lambda: Markup(render_template("crm/_search_panel.html", url=url))
         return widgets
+
+    def write_refusal(self, item) -> str | None:
+        """Why the user may not change this record he can see (None: he may); the access policy
+        decides, a view only names the rule that applies to its records."""
+        return None
+
+    def _visible_or_404(self, pk: str):
+        if not (pk.isascii() and pk.isdigit()) or int(pk) >= 2**63:
+            abort(404)
+        item = self.datamodel.get(int(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return item
+
+    def _refused_write(self, pk: str):
+        """A record out of reach answers 404 (a GET delete included, where FAB answered 302); one he
+        sees but may not change returns to its page with the reason."""
+        item = self._visible_or_404(pk)
+        message = self.write_refusal(item)
+        if message is None:
+            return None
+        flash(message, "danger")
+        return redirect(url_for(f"{self.endpoint}.show", pk=item.id))
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk: str):
+        return self._refused_write(pk) or super().edit(pk)
+
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk: str):
+        return self._refused_write(pk) or super().delete(pk)
 
     def _check_action(self, name: str) -> None:
         if name not in self.actions:
