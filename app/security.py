@@ -112,6 +112,7 @@ class CrmSecurityManager(SecurityManager):
         app.extensions["crm_login_throttle"] = self.login_throttle
         user_logged_in.connect(auth.start_session, app, weak=False)
         user_logged_out.connect(auth.end_session, app, weak=False)
+        app.after_request(auth.secure_every_response)
         self.jwt_manager.additional_claims_loader(self._account_claims)
         self.jwt_manager.token_in_blocklist_loader(self._token_revoked)
 
@@ -129,6 +130,9 @@ class CrmSecurityManager(SecurityManager):
         fingerprint = session.get(auth.SESSION_FINGERPRINT_KEY)
         if user is None or not user.is_active or not auth.fingerprint_matches(fingerprint, user):
             auth.drop_stale_session()
+            return None
+        if auth.session_revoked(session.get(auth.SESSION_ID_KEY)):  # a cookie copied before a logout
+            auth.drop_stale_session(explain=False)
             return None
         return user
 
