@@ -9,6 +9,7 @@ and never show up in a list, count, search or dropdown.
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from flask import Flask
@@ -558,3 +559,43 @@ def test_every_route_is_in_the_leak_matrix(app):
     covered |= set(NOT_RECORD_BOUND) | SELF_SERVICE | {rule.endpoint for rule in _admin_only_rules(app)}
     missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - covered)
     assert missing == [], "add these routes to the leak matrix in tests/test_access.py"
+
+
+# --- Smaller holes (issue «no unowned write», item 8) ---
+
+
+def test_the_request_status_filter_looks_only_through_her_requests(app, petrova, world):
+    """Сидоров's dead request on the shared client must not list that client under "dead" for her."""
+    with app.app_context(), app.test_request_context():
+        shared = db.session.get(Organization, world["shared_org"])
+        make_request(shared, responsible=_user("sidorov"), author=_user("sidorov"), status="dead")
+    dead = petrova.get("/organizationview/list/", query_string={"request_status": "dead"}).get_data(as_text=True)
+    assert dead.count('class="crm-row"') == 0
+    offered = petrova.get("/organizationview/list/", query_string={"request_status": "preparing_offer"})
+    assert offered.get_data(as_text=True).count('class="crm-row"') == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/organizationview/delete/{org}",
+        "/contactview/delete/{contact}",
+        "/requestview/delete/{request}",
+        "/organizationrequestsview/delete/{request}",
+        "/organizationview/delete/999999",
+        "/organizationview/delete/１",
+        "/organizationview/delete/99999999999999999999",
+    ],
+)
+def test_a_get_delete_of_a_record_out_of_reach_answers_404(app, petrova, world, url):
+    answer = petrova.get(url.format(**world))
+    assert answer.status_code == 404
+    _unchanged(app, world)
+
+
+def test_search_panels_offer_her_only_herself_as_responsible(app, petrova, world):
+    for url in ["/organizationview/search_panel/", "/requestview/search_panel/"]:
+        panel = petrova.get(url).get_data(as_text=True)
+        # FAB writes the filters' choices as JSON in a script: names may come \u-escaped.
+        shown = {name for name in ("Петрова", "Сидоров", "Иванов") if name in panel or json.dumps(name)[1:-1] in panel}
+        assert shown == {"Петрова"}, (url, shown)

@@ -146,6 +146,7 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
 
     add_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
     edit_form_query_rel_fields = {"responsible": access.ORGANIZATION_ASSIGNEE_FILTERS}
+    search_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
 
     def write_refusal(self, item: Organization) -> str | None:
         return None if access.may_change_organization(item.id) else access.colleagues_client_message()

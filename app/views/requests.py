@@ -144,7 +144,10 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "invoice_number",
         "responsible",
     ]
-    search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    search_form_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.ASSIGNABLE_USER_FILTERS,
+    }
     add_form_query_rel_fields = {
         "organization": access.ORGANIZATION_BASE_FILTERS,
         "responsible": access.ASSIGNABLE_USER_FILTERS,
