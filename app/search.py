@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models.clients import Organization, phone_digits
+from app.models.clients import Organization
+from app.normalize import phone_digits
 
 _PHONE_CHARS = set("0123456789+()- .")
 
