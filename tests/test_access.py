@@ -323,6 +323,12 @@ SHARED_CLIENT_FORM_WRITES = [
     ),
     ("delete it", "POST", "/organizationview/delete/{shared_org}", {}),
     ("add a contact", "POST", "/contactview/add", {"organization": "{shared_org}", "full_name": "Подкидыш"}),
+    (
+        "add a contact from its row",
+        "POST",
+        "/contactview/add?_flt_0_organization={shared_org}",
+        {"full_name": "Подкидыш"},
+    ),
     ("open its contact's edit form", "GET", "/contactview/edit/{shared_contact}", {}),
     (
         "edit its contact",
