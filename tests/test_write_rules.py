@@ -169,3 +169,17 @@ def test_a_user_without_history_may_still_be_deleted(app, client):
     assert answer.status_code == 302
     with app.app_context():
         assert db.session.get(CrmUser, user_id) is None
+
+
+def test_the_openapi_description_lists_the_refusals(app, client):
+    headers = {"Authorization": f"Bearer {api_token(client, 'admin')}"}
+    spec = client.get("/api/v1/_openapi", headers=headers).get_json()
+    for path, methods in [
+        ("/organization/{pk}", ("put", "delete")),
+        ("/contact/", ("post",)),
+        ("/request/{pk}", ("put",)),
+        ("/security/users/{pk}", ("delete",)),
+    ]:
+        for method in methods:
+            responses = spec["paths"][path][method]["responses"]
+            assert {"403", "409", "404" if "{pk}" in path else "400"} <= set(map(str, responses)), (path, method)

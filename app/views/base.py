@@ -122,7 +122,7 @@ class CrmModelView(ModelView):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
-        return self.actions[name].func(item)
+        return self._refused_action([item]) or self.actions[name].func(item)
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
@@ -134,7 +134,16 @@ class CrmModelView(ModelView):
         ]
         if not items or any(item is None for item in items):
             abort(404)
-        return self.actions[name].func(items)
+        return self._refused_action(items) or self.actions[name].func(items)
+
+    def _refused_action(self, items: list):
+        """An action (bulk or not) on records the user sees but may not change does nothing."""
+        for item in items:
+            message = self.write_refusal(item)
+            if message is not None:
+                flash(message, "danger")
+                return redirect(url_for(f"{self.endpoint}.list"))
+        return None
 
 
 def customer_link(organization) -> Markup:

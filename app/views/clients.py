@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
@@ -90,6 +90,22 @@ class ContactView(CrmModelView):
 
     def write_refusal(self, item: Contact) -> str | None:
         return None if access.may_change_organization(item.organization_id) else access.colleagues_client_message()
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        """From a shared client's «New contact» button: the reason on the client's page, not a form
+        that cannot be saved."""
+        pk = request.args.get("_flt_0_organization", "")
+        organization_id = int(pk) if pk.isascii() and pk.isdigit() and int(pk) < 2**63 else None
+        if (
+            organization_id is not None
+            and access.can_see_organization(organization_id)
+            and not access.may_change_organization(organization_id)
+        ):
+            flash(access.colleagues_client_message(), "danger")
+            return redirect(url_for("OrganizationView.show", pk=organization_id))
+        return super().add()
 
     def pre_add(self, item: Contact) -> None:
         access.check_contact_write(item)
