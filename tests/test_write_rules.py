@@ -53,8 +53,12 @@ def test_the_administrator_is_told_why_an_organisation_with_requests_stays(app, 
     pk = _organization_with_two_requests(app)
     show = f"/organizationview/show/{pk}"
     admin_client.get(show)
-    answer = admin_client.post(f"/organizationview/delete/{pk}", data={"csrf_token": csrf_token(admin_client, show)})
-    assert answer.status_code == 302
+    answer = admin_client.post(
+        f"/organizationview/delete/{pk}",
+        data={"csrf_token": csrf_token(admin_client, show)},
+        headers={"Referer": f"http://localhost{show}"},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == show  # back to the page he was on
     page = admin_client.get(answer.headers["Location"]).get_data(as_text=True)
     assert any(REFUSAL in flash for flash in _flashes(page)), _flashes(page)
     _still_there(app, pk)

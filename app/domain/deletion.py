@@ -23,14 +23,18 @@ from app.models.requests import DeliveryChange, Request, RequestComment, Request
 CONFLICT = 409
 
 
-def check_organization_deletion(session: Session, organization: Organization) -> None:
-    """Refuse to delete an organisation that still has requests, naming how many."""
+def organization_deletion_refusal(session: Session, organization: Organization) -> str | None:
+    """Why the organisation may not be deleted (it still has requests, counted), or None."""
     with session.no_autoflush:
         count = session.scalar(select(func.count(Request.id)).where(Request.organization_id == organization.id))
-    if count:
-        raise WriteRefused(
-            _("The organisation has requests (%(count)s): delete or move them first.", count=count), CONFLICT
-        )
+    return _("The organisation has requests (%(count)s): delete or move them first.", count=count) if count else None
+
+
+def check_organization_deletion(session: Session, organization: Organization) -> None:
+    """Refuse (409) to delete an organisation that still has requests."""
+    message = organization_deletion_refusal(session, organization)
+    if message:
+        raise WriteRefused(message, CONFLICT)
 
 
 def delete_organization_reminders(session: Session, organization: Organization) -> None:

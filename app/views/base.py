@@ -10,6 +10,8 @@ from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.urltools import get_filter_args
 from markupsafe import Markup, escape
 
+from app.auth import safe_redirect_target
+
 
 class UrlParamFiltersMixin:
     """Adds filters from URL parameters (e.g. `?q=` quick search) to the list query.
@@ -103,10 +105,20 @@ class CrmModelView(ModelView):
     def edit(self, pk: str):
         return self._refused_write(pk) or super().edit(pk)
 
+    def delete_refusal(self, item) -> str | None:
+        """Why this record may not be deleted by anyone (records depend on it), or None."""
+        return None
+
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access
     def delete(self, pk: str):
-        return self._refused_write(pk) or super().delete(pk)
+        """Refused: back to the page the user clicked on (list or record) with the reason."""
+        item = self._visible_or_404(pk)
+        message = self.write_refusal(item) or self.delete_refusal(item)
+        if message is not None:
+            flash(message, "danger")
+            return redirect(safe_redirect_target(request.referrer, url_for(f"{self.endpoint}.show", pk=item.id)))
+        return super().delete(pk)
 
     def _check_action(self, name: str) -> None:
         if name not in self.actions:

@@ -167,6 +167,9 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
     def write_refusal(self, item: Organization) -> str | None:
         return None if access.may_change_organization(item.id) else access.colleagues_client_message()
 
+    def delete_refusal(self, item: Organization) -> str | None:
+        return deletion.organization_deletion_refusal(db.session, item)
+
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:
             item.responsible = g.user

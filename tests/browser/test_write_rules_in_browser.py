@@ -44,6 +44,7 @@ def test_the_administrator_deleting_a_client_with_requests_is_told_how_many(app,
     row.locator(".crm-row-actions a.confirm").click()
     page.locator("#modal-confirm-ok").click()
     expect(page.locator(".alert-danger")).to_contain_text("У организации есть запросы (1): удалите или перенесите их")
+    expect(page).to_have_url(f"{page.url.split('/organizationview')[0]}/organizationview/list/")  # back where he was
     shutil.copy(screenshot(page, "delete-refused.png"), "/tmp/access-delete-refused.png")
     with app.app_context():
         assert db.session.get(Organization, pk) is not None
