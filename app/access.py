@@ -1,6 +1,14 @@
-"""THE access policy: which records a user may see.
+"""THE access policy: which records a user may see, and which of them he may change.
 
 Every view, API, popup, search and feed asks this module; nothing else filters records by user.
+
+Writes (SPEC §3: a manager with scope "own" never hands or takes records from colleagues). On a
+*shared client* — a colleague's organisation he sees only through his own request there — such a
+manager may see it and add his own requests and reminders on it; he may not edit its fields, take
+it over, leave it without a responsible, delete it, nor add, edit or delete its contacts. Nobody
+with scope "own" sets a record's responsible to nobody (the record would vanish from every "own"
+list). A record he cannot see answers 404; a record he sees but may not change answers 403 with
+the reason (REST), or the reason flashed on its page (HTML): `WriteRefused` carries both.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from typing import Any
 
 from flask import abort, current_app, g, has_request_context, request
 from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, inspect, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -92,22 +101,121 @@ def request_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
 def may_assign_to(user: CrmUser | None, assignee_id: int | None, current_id: int | None = None) -> bool:
     """Whether the user may make `assignee_id` responsible for a record now held by `current_id`.
 
-    A manager with scope "own" cannot hand records to colleagues (he would lose them) nor create
-    them in a colleague's name; keeping the current responsible is always allowed.
+    A manager with scope "own" cannot hand records to colleagues (he would lose them), create them
+    in a colleague's name, nor leave them with nobody responsible (they would vanish from every
+    "own" list); keeping the current responsible is allowed.
     """
     if user is None:
         return False
-    return sees_everything(user) or assignee_id in (None, user.id, current_id)
+    return sees_everything(user) or (assignee_id is not None and assignee_id in (user.id, current_id))
+
+
+class WriteRefused(Exception):
+    """A write the user may not make on a record he can see, or one its dependants forbid.
+
+    `status` is the REST answer (403: not his to change; 409: other records depend on it); the
+    message, in the user's language, is the REST body's and the HTML flash's.
+    """
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def colleagues_client_message() -> str:
+    return _(
+        "This is a colleague's client: you may see it and add your own requests and reminders, "
+        "but not change its data or contacts."
+    )
+
+
+def nobody_responsible_message() -> str:
+    return _("Choose the responsible manager: a record cannot be left without one.")
+
+
+def organization_write_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
+    """Organisations whose data and contacts the user may change; None means all.
+
+    With scope "own": only those he is responsible for (not the shared clients he sees through
+    his requests).
+    """
+    if user is None:
+        return false()
+    if sees_everything(user):
+        return None
+    return Organization.responsible_id == user.id
+
+
+def may_change_organization(organization_id: int | None, user: CrmUser | None = None) -> bool:
+    """Whether the user may edit or delete the organisation and its contacts, as it is stored now.
+
+    Read from the database, not from the object: in a pre_update hook the object already holds
+    the submitted values (a "take over" would otherwise pass its own check).
+    """
+    user = user or current_user()
+    if organization_id is None or user is None:
+        return False
+    clause = organization_write_clause(user)
+    if clause is None:
+        return True
+    query = select(Organization.id).where(Organization.id == organization_id, clause)
+    with db.session.no_autoflush:
+        return db.session.execute(query).first() is not None
+
+
+def check_organization_write(organization: Organization) -> None:
+    """Raise WriteRefused unless the user may change this stored organisation."""
+    if organization.id is not None and not may_change_organization(organization.id):
+        raise WriteRefused(colleagues_client_message())
+
+
+def check_contact_write(contact: Contact, deleting: bool = False) -> None:
+    """A contact is changed only by who may change its organisation: the stored one and the new one."""
+    stored_organization_id = None
+    if contact.id is not None:
+        with db.session.no_autoflush:
+            stored_organization_id = db.session.execute(
+                select(Contact.organization_id).where(Contact.id == contact.id)
+            ).scalar_one_or_none()
+    new = contact.organization.id if contact.organization is not None else contact.organization_id
+    if deleting:
+        new = None
+    for organization_id in {stored_organization_id, new} - {None}:
+        if not may_change_organization(organization_id):
+            raise WriteRefused(colleagues_client_message())
+
+
+def check_responsible_write(record: Organization | Request) -> None:
+    """Raise WriteRefused when the record's (new) responsible is one the user may not set."""
+    if check_responsible_change(record):
+        return
+    has_one = record.responsible is not None or record.responsible_id is not None
+    raise WriteRefused(nobody_responsible_message() if not has_one else _("You may not make a colleague responsible."))
 
 
 def check_responsible_change(record: Organization | Request) -> bool:
-    """The write check for views and APIs: is the record's (new) responsible allowed?"""
+    """The write check for views and APIs: is the record's (new) responsible allowed?
+
+    The new value is the relationship's when it was set (`null` by REST leaves the old id in the
+    column until the flush), else the column's; the old one is the stored row's.
+    """
     state = inspect(record)
-    history = state.attrs.responsible.history
-    new = record.responsible.id if record.responsible is not None else record.responsible_id
-    old = history.deleted[0].id if history.deleted and history.deleted[0] is not None else None
-    if not state.pending and old is None and not history.has_changes():
-        old = new
+    relation = state.attrs.responsible.history
+    if relation.has_changes():
+        new = relation.added[0].id if relation.added and relation.added[0] is not None else None
+    elif state.attrs.responsible_id.history.has_changes() or record.responsible is None:
+        new = record.responsible_id
+    else:
+        new = record.responsible.id
+    old = None
+    if record.id is not None and not state.pending:
+        model = type(record)
+        with db.session.no_autoflush:
+            old = db.session.execute(select(model.responsible_id).where(model.id == record.id)).scalar_one_or_none()
     return may_assign_to(current_user(), new, old)
 
 
@@ -231,6 +339,8 @@ class AssignableUsers(BaseFilter):
 
 
 ORGANIZATION_BASE_FILTERS = [["id", _policy_filter(organization_clause), None]]
+# Organisations a contact may be attached to: those whose contacts the user may change.
+ORGANIZATION_WRITE_FILTERS = [["id", _policy_filter(organization_write_clause), None]]
 CONTACT_BASE_FILTERS = [["id", _policy_filter(contact_clause), None]]
 REQUEST_BASE_FILTERS = [["id", _policy_filter(request_clause), None]]
 REMINDER_BASE_FILTERS = [["id", _policy_filter(reminder_clause), None]]

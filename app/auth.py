@@ -1,9 +1,10 @@
 """Login hardening on top of FAB's database authentication.
 
 Failed logins are counted per client IP and login name in shared storage (Redis), for the HTML form
-and the API alike; a redirect after login never leaves the site; a session or JWT carries a keyed
-fingerprint of the account, so a password change or deactivation ends what was issued before.
-The wiring is in app/security.py.
+and the API alike; no redirect of any page ever leaves the site (`local_redirect_target` is the one
+check); a session or JWT carries a keyed fingerprint of the account, so a password change or
+deactivation ends what was issued before, and a logout revokes its session id server-side, so a
+copy of the cookie is worthless afterwards. The wiring is in app/security.py.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import hashlib
 import hmac
 import logging
 import math
+import secrets
 import time
 import unicodedata
 from fnmatch import fnmatch
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flask import Response, current_app, flash, make_response, redirect, request, session
 from flask_appbuilder.api import safe
@@ -29,14 +31,20 @@ from flask_babel import gettext as _
 from limits import parse
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
+
+from app.extensions import redis_connection
 
 log = logging.getLogger(__name__)
 
 # Session key of the account fingerprint, and its name as a JWT claim.
 SESSION_FINGERPRINT_KEY = "_crm_account"
 JWT_FINGERPRINT_CLAIM = "crm_account"
+# Session key of the login's random id; a logout lists it as revoked in Redis.
+SESSION_ID_KEY = "_crm_session"
+_REVOKED_PREFIX = "crm:session-revoked:"
 # flask-login's own session keys, dropped when a session no longer matches its account.
-_LOGIN_SESSION_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds", SESSION_FINGERPRINT_KEY)
+_LOGIN_SESSION_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds", SESSION_FINGERPRINT_KEY, SESSION_ID_KEY)
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -111,25 +119,56 @@ def fingerprint_matches(value: object, user: Any) -> bool:
 
 
 def start_session(_sender: object, user: Any, **_extra: object) -> None:
-    """flask-login's user_logged_in: bind the session to the account and make it expire."""
+    """flask-login's user_logged_in: bind the session to the account, give it an id, make it expire."""
     session.permanent = True
     session[SESSION_FINGERPRINT_KEY] = account_fingerprint(user)
+    session[SESSION_ID_KEY] = secrets.token_urlsafe(18)
 
 
 def end_session(_sender: object, **_extra: object) -> None:
-    """flask-login's user_logged_out."""
+    """flask-login's user_logged_out: revoke this session's id, so a saved copy of the cookie (the
+    cookie is signed, not stored: the server cannot delete it) no longer logs anyone in.
+
+    Kept in Redis for the session's lifetime, after which the cookie has expired anyway; other
+    browsers of the same user keep their own sessions.
+    """
     session.pop(SESSION_FINGERPRINT_KEY, None)
+    session_id = session.pop(SESSION_ID_KEY, None)
+    if not isinstance(session_id, str):
+        return
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+    try:
+        redis_connection().set(_REVOKED_PREFIX + session_id, 1, ex=max(lifetime, 1))
+    except RedisError as error:
+        log.error("logout could not revoke its session in Redis (%s): a copied cookie stays valid", error)
+
+
+def session_revoked(session_id: object) -> bool:
+    """Whether the session's id was ended by a logout (a session without an id predates them).
+
+    With Redis unreachable the session is kept (logged): logging every user out on a Redis hiccup
+    would be worse than a copied cookie living until it expires.
+    """
+    if not isinstance(session_id, str):
+        return True
+    try:
+        return bool(redis_connection().exists(_REVOKED_PREFIX + session_id))
+    except RedisError as error:
+        log.warning("cannot check session revocation in Redis (%s); session kept", error)
+        return False
 
 
 def session_ended_message() -> str:
     return _("Your session has ended because your password or account changed. Please log in again.")
 
 
-def drop_stale_session() -> None:
-    """Log out a session issued before its account's password or active flag changed."""
+def drop_stale_session(explain: bool = True) -> None:
+    """Log out a session issued before its account's password or active flag changed (explained),
+    or one ended by a logout (no message: its owner left himself)."""
     for key in _LOGIN_SESSION_KEYS:
         session.pop(key, None)
-    flash(session_ended_message(), "warning")
+    if explain:
+        flash(session_ended_message(), "warning")
 
 
 def local_redirect_target(url: str | None) -> str | None:
@@ -153,19 +192,42 @@ def local_redirect_target(url: str | None) -> str | None:
         url = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
     if not url.startswith("/") or url.startswith("//"):
         return None
+    # Encoded variants (`/%2F/host`, `/%5Chost`): what the path becomes once decoded must pass too.
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    for _round in range(3):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    if path.startswith("//") or "\\" in path or any(unicodedata.category(char)[0] in "CZ" for char in path):
+        return None
     return url
+
+
+def safe_redirect_target(url: str | None, fallback: str) -> str:
+    """Where a view may send the browser: `url` (a `next=`, a Referer) if it stays here, else `fallback`."""
+    return local_redirect_target(url) or fallback
 
 
 def keep_on_site(response: Response, index_url: str) -> Response:
     """Replace a redirect that could leave the site by one to the index."""
-    if response.status_code not in _REDIRECT_CODES:
+    if response.status_code not in _REDIRECT_CODES or not response.location:
         return response
     target = local_redirect_target(response.location)
     if target is None:
-        log.warning("off-site redirect after login refused: %r", response.location)
+        log.warning("off-site redirect refused: %r", response.location)
         return redirect(index_url, code=response.status_code)
     if target != response.location:
         return redirect(target, code=response.status_code)
+    return response
+
+
+def secure_every_response(response: Response) -> Response:
+    """after_request for the whole app: no redirect leaves the site, whichever view (ours or FAB's,
+    e.g. UtilView.back with its session history) made it; no answer is sniffed into another type
+    (a text or file download rendered as HTML)."""
+    response = keep_on_site(response, current_app.appbuilder.get_url_for_index)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 

@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models.clients import Organization, phone_digits
+from app.models.clients import Organization
+from app.normalize import phone_digits
 
 _PHONE_CHARS = set("0123456789+()- .")
 
@@ -51,9 +52,15 @@ class HasRequestWithStatus(BaseFilter):
     arg_name = "req_status"
 
     def apply(self, query: Any, value: Any) -> Any:
+        from app import access
         from app.models.requests import Request
 
-        return query.filter(Organization.id.in_(select(Request.organization_id).where(Request.status == str(value))))
+        # Only through requests the user may see: a colleague's dead request must not list his client.
+        requests = select(Request.organization_id).where(Request.status == str(value))
+        visible = access.request_clause(access.current_user())
+        if visible is not None:
+            requests = requests.where(visible)
+        return query.filter(Organization.id.in_(requests))
 
 
 class RequestQuickSearchFilter(BaseFilter):

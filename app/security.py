@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from flask import current_app, has_request_context, request, session
+from flask_appbuilder.security.sqla.apis import UserApi as FabUserApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
 from flask_appbuilder.security.views import UserDBModelView
@@ -17,6 +18,9 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField
 
 from app import auth
+from app.api.write_rules import WriteRulesMixin
+from app.domain import deletion
+from app.extensions import db
 from app.models.users import SCOPE_LABELS, CrmUser
 
 # FAB messages we translate ourselves (FAB's own Russian for this one has a typo); listed here so
@@ -66,6 +70,20 @@ class CrmUserDBModelView(UserDBModelView):
     }
     formatters_columns = {"record_scope": lambda scope: SCOPE_LABELS.get(scope, scope)}
 
+    def pre_delete(self, item: CrmUser) -> None:
+        """A user with history stays (FAB flashes the reason): deactivating him keeps who did what."""
+        deletion.check_user_deletion(db.session, item.id)
+
+
+class UserApi(WriteRulesMixin, FabUserApi):
+    """FAB's security users API whose DELETE refuses a user with history (409 with the reason).
+
+    Named like FAB's class so endpoints and permission names stay the same.
+    """
+
+    def pre_delete(self, item: CrmUser) -> None:
+        deletion.check_user_deletion(db.session, item.id)
+
 
 class CrmSecurityManager(SecurityManager):
     """Users, roles and logins; which records a user sees is app/access.py's decision."""
@@ -73,6 +91,7 @@ class CrmSecurityManager(SecurityManager):
     user_model = CrmUser
     userdbmodelview = CrmUserDBModelView
     authdbview = auth.AuthDBView
+    user_api = UserApi
     security_api = auth.SecurityApi
 
     def __init__(self, appbuilder: Any) -> None:
@@ -93,6 +112,7 @@ class CrmSecurityManager(SecurityManager):
         app.extensions["crm_login_throttle"] = self.login_throttle
         user_logged_in.connect(auth.start_session, app, weak=False)
         user_logged_out.connect(auth.end_session, app, weak=False)
+        app.after_request(auth.secure_every_response)
         self.jwt_manager.additional_claims_loader(self._account_claims)
         self.jwt_manager.token_in_blocklist_loader(self._token_revoked)
 
@@ -110,6 +130,9 @@ class CrmSecurityManager(SecurityManager):
         fingerprint = session.get(auth.SESSION_FINGERPRINT_KEY)
         if user is None or not user.is_active or not auth.fingerprint_matches(fingerprint, user):
             auth.drop_stale_session()
+            return None
+        if auth.session_revoked(session.get(auth.SESSION_ID_KEY)):  # a cookie copied before a logout
+            auth.drop_stale_session(explain=False)
             return None
         return user
 

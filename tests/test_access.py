@@ -9,6 +9,7 @@ and never show up in a list, count, search or dropdown.
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -65,6 +66,8 @@ def world(app: Flask) -> dict[str, int | str]:
             "own_request": own_request.id,
             "own_request_number": own_request.number,
             "shared_org": shared.id,
+            "shared_contact": shared.contacts[0].id,
+            "own_contact": own.contacts[0].id,
             "shared_request": shared_request.id,
             "shared_request_number": shared_request.number,
         }
@@ -302,11 +305,11 @@ def test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away(app,
     with app.app_context():
         sidorov_id = _user("sidorov").id
     handed = client.put(f"/api/v1/organization/{world['own_org']}", json={"responsible": sidorov_id}, headers=headers)
-    assert handed.status_code in (400, 422)
+    assert handed.status_code == 403 and "коллегу" in handed.get_json()["message"]
     created_for_colleague = client.post(
         "/api/v1/organization/", json={"name": "ООО Подарок", "responsible": sidorov_id}, headers=headers
     )
-    assert created_for_colleague.status_code in (400, 422)
+    assert created_for_colleague.status_code == 403
     with app.app_context():
         assert db.session.get(Organization, world["own_org"]).responsible.username == "petrova"
         assert db.session.scalar(select(Contact.id).where(Contact.full_name == "Подкидыш")) is None
@@ -319,25 +322,152 @@ def test_she_cannot_attach_records_to_a_colleagues_client_or_hand_hers_away(app,
         assert reminder.status_code in (400, 422), reminder.get_json()
 
 
-def test_she_can_still_edit_the_shared_organization_without_taking_it_over(app, petrova, world):
-    url = f"/organizationview/edit/{world['shared_org']}"
-    page = petrova.get(url).get_data(as_text=True)
-    assert "Сидоров" in page  # the current responsible stays selectable
+# --- Writes on a shared client (a colleague's organisation she sees through her own request) ---
+# The rule is app/access.py's module docstring: she may add her own requests and reminders there,
+# nothing else. A refused REST write answers 403 with the reason; an HTML one returns to the
+# record's page with the reason flashed. Either way the colleague's data is unchanged.
+SHARED_CLIENT_API_WRITES = [
+    ("edit its notes", "PUT", "/api/v1/organization/{shared_org}", {"notes": "moved to me"}),
+    ("take it over", "PUT", "/api/v1/organization/{shared_org}", {"responsible": "{petrova_id}"}),
+    ("leave it without a responsible", "PUT", "/api/v1/organization/{shared_org}", {"responsible": None}),
+    ("delete it", "DELETE", "/api/v1/organization/{shared_org}", None),
+    ("add a contact", "POST", "/api/v1/contact/", {"organization": "{shared_org}", "full_name": "Подкидыш"}),
+    ("edit its contact", "PUT", "/api/v1/contact/{shared_contact}", {"full_name": "Захватов"}),
+    ("move her contact there", "PUT", "/api/v1/contact/{own_contact}", {"organization": "{shared_org}"}),
+    ("delete its contact", "DELETE", "/api/v1/contact/{shared_contact}", None),
+    ("leave her request without a responsible", "PUT", "/api/v1/request/{shared_request}", {"responsible": None}),
+    ("hand her request to the colleague", "PUT", "/api/v1/request/{shared_request}", {"responsible": "{sidorov_id}"}),
+]
+SHARED_CLIENT_FORM_WRITES = [
+    ("open its edit form", "GET", "/organizationview/edit/{shared_org}", {}),
+    ("edit it", "POST", "/organizationview/edit/{shared_org}", {"name": "ООО «Общий клиент»", "notes": "x"}),
+    (
+        "take it over",
+        "POST",
+        "/organizationview/edit/{shared_org}",
+        {"name": "ООО «Общий клиент»", "responsible": "{petrova_id}"},
+    ),
+    ("delete it", "POST", "/organizationview/delete/{shared_org}", {}),
+    ("add a contact", "POST", "/contactview/add", {"organization": "{shared_org}", "full_name": "Подкидыш"}),
+    (
+        "add a contact from its row",
+        "POST",
+        "/contactview/add?_flt_0_organization={shared_org}",
+        {"full_name": "Подкидыш"},
+    ),
+    ("open its contact's edit form", "GET", "/contactview/edit/{shared_contact}", {}),
+    (
+        "edit its contact",
+        "POST",
+        "/contactview/edit/{shared_contact}",
+        {"organization": "{shared_org}", "full_name": "Захватов"},
+    ),
+    (
+        "move her contact there",
+        "POST",
+        "/contactview/edit/{own_contact}",
+        {"organization": "{shared_org}", "full_name": "Своев Павел"},
+    ),
+    ("delete its contact", "POST", "/contactview/delete/{shared_contact}", {}),
+    (
+        "leave her request without a responsible",
+        "POST",
+        "/requestview/edit/{shared_request}",
+        {"organization": "{shared_org}", "responsible": "", "equipment-0-equipment_type": "Насос"},
+    ),
+]
+
+
+def _ids(app: Flask, world: dict) -> dict:
     with app.app_context():
-        sidorov_id = _user("sidorov").id
-    answer = petrova.post(
-        url,
-        data={
-            "name": "ООО «Общий клиент»",
-            "city": "Тверь",
-            "responsible": str(sidorov_id),
-            "csrf_token": csrf_token(petrova, url),
-        },
-    )
-    assert answer.status_code == 302
+        return {**world, "petrova_id": _user("petrova").id, "sidorov_id": _user("sidorov").id}
+
+
+def _filled(value, ids: dict):
+    if isinstance(value, dict):
+        return {key: _filled(item, ids) for key, item in value.items()}
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return ids[value[1:-1]]
+    return value
+
+
+def _shared_client_unchanged(app: Flask, world: dict) -> None:
     with app.app_context():
         shared = db.session.get(Organization, world["shared_org"])
-        assert shared.city == "Тверь" and shared.responsible.username == "sidorov"
+        assert shared is not None and shared.name == "ООО «Общий клиент»" and shared.notes is None
+        assert shared.responsible.username == "sidorov"
+        assert [contact.full_name for contact in shared.contacts] == ["Общий Олег"]
+        assert db.session.get(Contact, world["own_contact"]).organization_id == world["own_org"]
+        assert db.session.get(Request, world["shared_request"]).responsible.username == "petrova"
+        assert db.session.scalar(select(Contact.id).where(Contact.full_name == "Подкидыш")) is None
+
+
+@pytest.mark.parametrize(
+    ("what", "method", "url", "body"), SHARED_CLIENT_API_WRITES, ids=[w[0] for w in SHARED_CLIENT_API_WRITES]
+)
+def test_api_refuses_her_writes_on_a_colleagues_shared_client(app, client, world, what, method, url, body):
+    ids = _ids(app, world)
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    answer = client.open(url.format(**ids), method=method, json=_filled(body, ids), headers=headers)
+    assert answer.status_code == 403, (what, answer.status_code, answer.get_data(as_text=True)[:300])
+    message = answer.get_json()["message"]
+    assert "коллег" in message or "ответственного" in message, message
+    _shared_client_unchanged(app, world)
+    _unchanged(app, world)
+
+
+@pytest.mark.parametrize(
+    ("what", "method", "url", "body"), SHARED_CLIENT_FORM_WRITES, ids=[w[0] for w in SHARED_CLIENT_FORM_WRITES]
+)
+def test_forms_refuse_her_writes_on_a_colleagues_shared_client(app, petrova, world, what, method, url, body):
+    ids = _ids(app, world)
+    url = url.format(**ids)
+    if method == "GET":
+        answer = petrova.get(url)
+    else:
+        data = {key: str(value) for key, value in _filled(body, ids).items()}
+        data["csrf_token"] = csrf_token(petrova, "/organizationview/add")
+        answer = petrova.post(url, data=data)
+    assert answer.status_code in (200, 302), (what, answer.status_code)
+    if answer.status_code == 302:
+        assert "/edit/" not in answer.headers["Location"], what
+    page = petrova.get(answer.headers["Location"]) if answer.status_code == 302 else answer
+    text = page.get_data(as_text=True)
+    # A colleague's client is not among a form's choices: a forged id reads as no choice at all.
+    assert any(reason in text for reason in ("коллеги", "ответственного", "Обязательное поле")), what
+    _shared_client_unchanged(app, world)
+    _unchanged(app, world)
+
+
+def test_she_may_add_her_own_request_and_reminder_on_a_shared_client(app, client, world):
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    request = client.post("/api/v1/request/", json={"organization": world["shared_org"]}, headers=headers)
+    assert request.status_code == 201, request.get_json()
+    reminder = client.post(
+        "/api/v1/reminder/",
+        json={"text": "позвонить", "due_at": "2030-01-01T09:00:00+00:00", "organization": world["shared_org"]},
+        headers=headers,
+    )
+    assert reminder.status_code == 201, reminder.get_json()
+    with app.app_context():
+        assert db.session.get(Request, request.get_json()["id"]).responsible.username == "petrova"
+    _shared_client_unchanged(app, world)
+
+
+def test_she_edits_her_own_client_and_the_admin_edits_the_shared_one(app, client, world):
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    own = client.put(f"/api/v1/organization/{world['own_org']}", json={"city": "Тверь"}, headers=headers)
+    assert own.status_code == 200, own.get_json()
+    contact = client.post(
+        "/api/v1/contact/", json={"organization": world["own_org"], "full_name": "Новиков"}, headers=headers
+    )
+    assert contact.status_code == 201, contact.get_json()
+    admin = {"Authorization": f"Bearer {api_token(client, 'admin')}"}
+    shared = client.put(f"/api/v1/organization/{world['shared_org']}", json={"city": "Тула"}, headers=admin)
+    assert shared.status_code == 200, shared.get_json()
+    with app.app_context():
+        assert db.session.get(Organization, world["own_org"]).city == "Тверь"
+        assert db.session.get(Organization, world["shared_org"]).city == "Тула"
 
 
 def test_reminders_and_the_signal_are_hers_alone(app, petrova, world):
@@ -533,3 +663,43 @@ def test_she_cannot_disconnect_a_colleagues_agent(app, client, world):
     assert client.get("/api/v1/agent/events", headers=his).status_code == 200
     with app.app_context():
         assert db.session.get(AgentDevice, device_id).revoked_on is None
+
+
+# --- Smaller holes (issue «no unowned write», item 8) ---
+
+
+def test_the_request_status_filter_looks_only_through_her_requests(app, petrova, world):
+    """Сидоров's dead request on the shared client must not list that client under "dead" for her."""
+    with app.app_context(), app.test_request_context():
+        shared = db.session.get(Organization, world["shared_org"])
+        make_request(shared, responsible=_user("sidorov"), author=_user("sidorov"), status="dead")
+    dead = petrova.get("/organizationview/list/", query_string={"request_status": "dead"}).get_data(as_text=True)
+    assert dead.count('class="crm-row"') == 0
+    offered = petrova.get("/organizationview/list/", query_string={"request_status": "preparing_offer"})
+    assert offered.get_data(as_text=True).count('class="crm-row"') == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/organizationview/delete/{org}",
+        "/contactview/delete/{contact}",
+        "/requestview/delete/{request}",
+        "/organizationrequestsview/delete/{request}",
+        "/organizationview/delete/999999",
+        "/organizationview/delete/１",
+        "/organizationview/delete/99999999999999999999",
+    ],
+)
+def test_a_get_delete_of_a_record_out_of_reach_answers_404(app, petrova, world, url):
+    answer = petrova.get(url.format(**world))
+    assert answer.status_code == 404
+    _unchanged(app, world)
+
+
+def test_search_panels_offer_her_only_herself_as_responsible(app, petrova, world):
+    for url in ["/organizationview/search_panel/", "/requestview/search_panel/"]:
+        panel = petrova.get(url).get_data(as_text=True)
+        # FAB writes the filters' choices as JSON in a script: names may come \u-escaped.
+        shown = {name for name in ("Петрова", "Сидоров", "Иванов") if name in panel or json.dumps(name)[1:-1] in panel}
+        assert shown == {"Петрова"}, (url, shown)

@@ -510,3 +510,117 @@ def test_a_manager_changes_his_password_to_a_long_uncommon_one(app, client, coll
     assert answer.status_code == 302
     assert api_login(app.test_client(), colleague, "tide-oak-191").status_code == 200
     assert api_login(app.test_client(), colleague, PASSWORD, fresh_ip()).status_code == 401
+
+
+# --- 8. Every redirect stays on the site (issue: open redirect) ---------------------------------------
+
+OFF_SITE_TARGETS = [
+    "https://evil.example/",
+    "http://evil.example/phishing",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/%5Cevil.example",
+    "%2F%2Fevil.example",
+    "https:evil.example",
+    "https:/\\evil.example",
+    " //evil.example",
+    "/\t/evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+]
+
+
+def _on_site(location: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(location)
+    return location.startswith("/") and not location.startswith("//") and "\\" not in location and not parts.netloc
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_a_new_reminder_with_next_pointing_elsewhere_returns_to_the_reminders(app, client, target):
+    login(client, "ivanov")
+    token = csrf_token(client, "/reminders/new")
+    answer = client.post(
+        "/reminders/new",
+        query_string={"next": target},
+        data={"text": "позвонить", "preset": "in_an_hour", "csrf_token": token},
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/reminders/", answer.headers["Location"]
+
+
+def test_a_new_reminder_with_a_local_next_goes_there(app, client):
+    login(client, "ivanov")
+    token = csrf_token(client, "/reminders/new")
+    answer = client.post(
+        "/reminders/new",
+        query_string={"next": "/organizationview/list/?q=ромашка"},
+        data={"text": "позвонить", "preset": "in_an_hour", "csrf_token": token},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/organizationview/list/?q=")
+
+
+@pytest.mark.parametrize("referer", ["https://evil.example/", "//evil.example/", "javascript:alert(1)"])
+def test_marking_a_reminder_done_never_follows_a_foreign_referer(app, client, referer):
+    from app.domain.reminders import create_reminder
+    from app.models.stamps import utcnow
+
+    login(client, "ivanov")
+    with app.app_context():
+        ivanov = db.session.scalars(select(CrmUser).where(CrmUser.username == "ivanov")).one()
+        reminder = create_reminder(db.session, ivanov, "позвонить", utcnow())
+        db.session.commit()
+        pk = reminder.id
+    token = csrf_token(client, "/reminders/")
+    answer = client.post(f"/reminders/{pk}/done", data={"csrf_token": token}, headers={"Referer": referer})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/reminders/"
+    same_site = client.post(
+        f"/reminders/{pk}/done", data={"csrf_token": token}, headers={"Referer": "http://localhost/reminders/?x=1"}
+    )
+    assert same_site.headers["Location"] == "/reminders/?x=1"
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_the_back_button_and_any_other_redirect_stay_on_the_site(app, client, target):
+    """FAB's /back follows the page history kept in the session; whatever it holds, we stay here."""
+    login(client, "ivanov")
+    with client.session_transaction() as session:
+        session["page_history"] = [target, target]
+    answer = client.get("/back")
+    assert answer.status_code == 302 and _on_site(answer.headers["Location"]), answer.headers["Location"]
+
+
+# --- 9. Logging out ends the session on the server ------------------------------------------------------
+
+
+def test_a_session_cookie_saved_before_logout_does_not_work_after_it(app, client):
+    login(client, "ivanov")
+    saved = _replay_cookie(app, client)
+    assert saved.get("/organizationview/list/").status_code == 200
+    assert client.get("/logout/").status_code == 302
+    replayed = saved.get("/organizationview/list/")
+    assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/login/")
+    # Logging in again gives a new session that works.
+    login(client, "ivanov")
+    assert client.get("/organizationview/list/").status_code == 200
+
+
+def test_logging_out_in_one_browser_keeps_the_other_browsers_session(app):
+    office, phone = app.test_client(), app.test_client()
+    login(office, "ivanov")
+    login(phone, "ivanov")
+    office.get("/logout/")
+    assert phone.get("/organizationview/list/").status_code == 200
+
+
+# --- 10. Downloads and pages are not sniffed into another type --------------------------------------------
+
+
+def test_every_answer_forbids_content_sniffing(app, client):
+    login(client, "ivanov")
+    for url in ["/", "/organizationview/list/", "/health", "/api/v1/organization/", "/login/"]:
+        assert client.get(url).headers.get("X-Content-Type-Options") == "nosniff", url

@@ -8,6 +8,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.write_rules import WriteRulesMixin
+from app.domain import deletion
+from app.extensions import db
 from app.models.clients import Contact, Organization
 from app.search import QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, api_validators
@@ -16,7 +19,7 @@ ORGANIZATION_FIELDS = ["name", "inn", "industry", "city", "address", "phones", "
 CONTACT_FIELDS = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "notes"]
 
 
-class OrganizationApi(ModelRestApi):
+class OrganizationApi(WriteRulesMixin, ModelRestApi):
     resource_name = "organization"
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
@@ -36,15 +39,19 @@ class OrganizationApi(ModelRestApi):
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:
             item.responsible = g.user
-        if not access.check_responsible_change(item):
-            raise BadRequest("responsible")
+        access.check_responsible_write(item)
 
     def pre_update(self, item: Organization) -> None:
-        if not access.check_responsible_change(item):
-            raise BadRequest("responsible")
+        access.check_organization_write(item)
+        access.check_responsible_write(item)
+
+    def pre_delete(self, item: Organization) -> None:
+        access.check_organization_write(item)
+        deletion.check_organization_deletion(db.session, item)
+        deletion.delete_organization_reminders(db.session, item)
 
 
-class ContactApi(ModelRestApi):
+class ContactApi(WriteRulesMixin, ModelRestApi):
     resource_name = "contact"
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS
@@ -55,7 +62,7 @@ class ContactApi(ModelRestApi):
     edit_columns = add_columns
     search_columns = ["full_name", "email", "organization", "is_primary"]
     validators_columns = api_validators(CONTACT_RULES)
-    add_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    add_query_rel_fields = {"organization": access.ORGANIZATION_WRITE_FILTERS}
     edit_query_rel_fields = add_query_rel_fields
 
     def pre_add(self, item: Contact) -> None:
@@ -64,8 +71,13 @@ class ContactApi(ModelRestApi):
     def pre_update(self, item: Contact) -> None:
         self._check_organization(item)
 
+    def pre_delete(self, item: Contact) -> None:
+        access.check_contact_write(item, deleting=True)
+
     @staticmethod
     def _check_organization(item: Contact) -> None:
-        """A contact may only be attached to an organisation the caller can see."""
+        """A contact may only be attached to an organisation the caller can see (400 otherwise) and
+        change (403: a colleague's client)."""
         if item.organization is not None and not access.can_see_organization(item.organization.id):
             raise BadRequest("organization")
+        access.check_contact_write(item)

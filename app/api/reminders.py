@@ -9,13 +9,14 @@ from sqlalchemy import inspect
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.write_rules import WriteRulesMixin
 from app.domain import reminders as reminder_domain
 from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Reminder
 from app.validation import NOTES, api_validators
 
 
-class ReminderApi(ModelRestApi):
+class ReminderApi(WriteRulesMixin, ModelRestApi):
     resource_name = "reminder"
     datamodel = SQLAInterface(Reminder)
     base_filters = access.REMINDER_BASE_FILTERS

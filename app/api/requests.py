@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.write_rules import WriteRulesMixin
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.models.requests import DeliveryStatus, Request, RequestStatus
@@ -58,7 +59,7 @@ class CommentSchema(Schema):
     text = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
 
 
-class RequestApi(ModelRestApi):
+class RequestApi(WriteRulesMixin, ModelRestApi):
     resource_name = "request"
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
@@ -109,16 +110,17 @@ class RequestApi(ModelRestApi):
     def pre_add(self, item: Request) -> None:
         self._check_customer(item)
         request_domain.prepare_new_request(item, db.session, g.user)
+        access.check_responsible_write(item)
 
     def pre_update(self, item: Request) -> None:
         self._check_customer(item)
+        access.check_responsible_write(item)
 
     @staticmethod
     def _check_customer(item: Request) -> None:
+        """His own request may go on any client he sees, a colleague's shared client included."""
         if item.organization is not None and not access.can_see_organization(item.organization.id):
             raise BadRequest("organization")
-        if not access.check_responsible_change(item):
-            raise BadRequest("responsible")
 
     def _apply(self, pk: int, schema: Schema, change: Callable[[Request, dict], object]):
         """Load the JSON body, apply one change to a visible request, commit, answer its state."""

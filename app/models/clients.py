@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_appbuilder import Model
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -11,19 +9,7 @@ from sqlalchemy.sql.expression import false as sql_false
 
 from app.models.stamps import StampedMixin
 from app.models.users import CrmUser
-
-_SPACES = re.compile(r"\s+")
-_NON_DIGITS = re.compile(r"\D+")
-
-
-def name_key(name: str | None) -> str:
-    """The form of a name under which "ООО Ромашка" and "ооо  РОМАШКА" are the same company."""
-    return _SPACES.sub(" ", (name or "").strip()).casefold()
-
-
-def phone_digits(phone: str | None) -> str:
-    """Digits of a phone, so that +7 (495) 123-45-67 is found by 4951234567."""
-    return _NON_DIGITS.sub("", phone or "")
+from app.normalize import name_key, phone_digits  # the one normalisation, shared with search and import
 
 
 class Organization(StampedMixin, Model):

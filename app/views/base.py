@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flask import abort, g, has_request_context, render_template, request, url_for
+from flask import abort, flash, g, has_request_context, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.urltools import get_filter_args
 from markupsafe import Markup, escape
+
+from app.auth import safe_redirect_target
 
 
 class UrlParamFiltersMixin:
@@ -75,6 +77,49 @@ class CrmModelView(ModelView):
         widgets["search"] = lambda: Markup(render_template("crm/_search_panel.html", url=url))
         return widgets
 
+    def write_refusal(self, item) -> str | None:
+        """Why the user may not change this record he can see (None: he may); the access policy
+        decides, a view only names the rule that applies to its records."""
+        return None
+
+    def _visible_or_404(self, pk: str):
+        if not (pk.isascii() and pk.isdigit()) or int(pk) >= 2**63:
+            abort(404)
+        item = self.datamodel.get(int(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return item
+
+    def _refused_write(self, pk: str):
+        """A record out of reach answers 404 (a GET delete included, where FAB answered 302); one he
+        sees but may not change returns to its page with the reason."""
+        item = self._visible_or_404(pk)
+        message = self.write_refusal(item)
+        if message is None:
+            return None
+        flash(message, "danger")
+        return redirect(url_for(f"{self.endpoint}.show", pk=item.id))
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk: str):
+        return self._refused_write(pk) or super().edit(pk)
+
+    def delete_refusal(self, item) -> str | None:
+        """Why this record may not be deleted by anyone (records depend on it), or None."""
+        return None
+
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk: str):
+        """Refused: back to the page the user clicked on (list or record) with the reason."""
+        item = self._visible_or_404(pk)
+        message = self.write_refusal(item) or self.delete_refusal(item)
+        if message is not None:
+            flash(message, "danger")
+            return redirect(safe_redirect_target(request.referrer, url_for(f"{self.endpoint}.show", pk=item.id)))
+        return super().delete(pk)
+
     def _check_action(self, name: str) -> None:
         if name not in self.actions:
             abort(404)
@@ -89,7 +134,7 @@ class CrmModelView(ModelView):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
         if item is None:
             abort(404)
-        return self.actions[name].func(item)
+        return self._refused_action([item]) or self.actions[name].func(item)
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
@@ -101,7 +146,16 @@ class CrmModelView(ModelView):
         ]
         if not items or any(item is None for item in items):
             abort(404)
-        return self.actions[name].func(items)
+        return self._refused_action(items) or self.actions[name].func(items)
+
+    def _refused_action(self, items: list):
+        """An action (bulk or not) on records the user sees but may not change does nothing."""
+        for item in items:
+            message = self.write_refusal(item)
+            if message is not None:
+                flash(message, "danger")
+                return redirect(url_for(f"{self.endpoint}.list"))
+        return None
 
 
 def customer_link(organization) -> Markup:

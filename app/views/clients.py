@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import access
+from app.domain import deletion
+from app.extensions import db
 from app.formatting import mail_link, phone_links
 from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
@@ -88,9 +89,38 @@ class ContactView(CrmModelView):
     order_columns = ["full_name", "position", "email"]
     base_order = ("full_name", "asc")
     validators_columns = form_validators(CONTACT_RULES)
-    add_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    # Only clients whose contacts he may change: not a colleague's client shared through a request.
+    add_form_query_rel_fields = {"organization": access.ORGANIZATION_WRITE_FILTERS}
     edit_form_query_rel_fields = add_form_query_rel_fields
-    search_form_query_rel_fields = add_form_query_rel_fields
+    search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+
+    def write_refusal(self, item: Contact) -> str | None:
+        return None if access.may_change_organization(item.organization_id) else access.colleagues_client_message()
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        """From a shared client's «New contact» button: the reason on the client's page, not a form
+        that cannot be saved."""
+        pk = request.args.get("_flt_0_organization", "")
+        organization_id = int(pk) if pk.isascii() and pk.isdigit() and int(pk) < 2**63 else None
+        if (
+            organization_id is not None
+            and access.can_see_organization(organization_id)
+            and not access.may_change_organization(organization_id)
+        ):
+            flash(access.colleagues_client_message(), "danger")
+            return redirect(url_for("OrganizationView.show", pk=organization_id))
+        return super().add()
+
+    def pre_add(self, item: Contact) -> None:
+        access.check_contact_write(item)
+
+    def pre_update(self, item: Contact) -> None:
+        access.check_contact_write(item)
+
+    def pre_delete(self, item: Contact) -> None:
+        access.check_contact_write(item, deleting=True)
 
 
 class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
@@ -139,16 +169,28 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
 
     add_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
     edit_form_query_rel_fields = {"responsible": access.ORGANIZATION_ASSIGNEE_FILTERS}
+    search_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
+
+    def write_refusal(self, item: Organization) -> str | None:
+        return None if access.may_change_organization(item.id) else access.colleagues_client_message()
+
+    def delete_refusal(self, item: Organization) -> str | None:
+        return deletion.organization_deletion_refusal(db.session, item)
 
     def pre_add(self, item: Organization) -> None:
         if item.responsible is None:
             item.responsible = g.user
-        if not access.check_responsible_change(item):
-            raise ValueError(_("You may not make a colleague responsible."))
+        access.check_responsible_write(item)
 
     def pre_update(self, item: Organization) -> None:
-        if not access.check_responsible_change(item):
-            raise ValueError(_("You may not make a colleague responsible."))
+        access.check_organization_write(item)
+        access.check_responsible_write(item)
+
+    def pre_delete(self, item: Organization) -> None:
+        """Refused while it has requests (for everyone); its contacts and reminders go with it."""
+        access.check_organization_write(item)
+        deletion.check_organization_deletion(db.session, item)
+        deletion.delete_organization_reminders(db.session, item)
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None) -> dict:
         """The page's template also gets the organisation FAB fetched through the access policy."""

@@ -15,6 +15,7 @@ from wtforms import DateTimeLocalField, HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from app import access
+from app.auth import safe_redirect_target
 from app.domain import reminders as reminder_domain
 from app.extensions import db
 from app.jobs.reminders import schedule_reminder
@@ -117,7 +118,7 @@ class RemindersView(BaseView):
                 schedule_reminder(reminder)
                 zone = reminder_domain.user_zone(g.user)
                 flash(_("Reminder set for %(when)s.", when=due.astimezone(zone).strftime("%d.%m.%Y %H:%M")), "success")
-                return redirect(request.args.get("next") or url_for(".index"))
+                return redirect(safe_redirect_target(request.args.get("next"), url_for(".index")))
         if not form.due.data and request.method == "GET":
             form.due.data = reminder_domain.quick_choices(utcnow(), reminder_domain.user_zone(g.user))["in_an_hour"]
         return self.render_template(
@@ -151,7 +152,7 @@ class RemindersView(BaseView):
         reminder_domain.mark_done(reminder)
         db.session.commit()
         flash(_("Marked as done."), "success")
-        return redirect(request.referrer or url_for(".index"))
+        return redirect(safe_redirect_target(request.referrer, url_for(".index")))
 
     @expose("/<int:pk>/move", methods=["POST"])
     @has_access

@@ -156,7 +156,10 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "responsible",
         "next_step_on",
     ]
-    search_form_query_rel_fields = {"organization": access.ORGANIZATION_BASE_FILTERS}
+    search_form_query_rel_fields = {
+        "organization": access.ORGANIZATION_BASE_FILTERS,
+        "responsible": access.ASSIGNABLE_USER_FILTERS,
+    }
     add_form_query_rel_fields = {
         "organization": access.ORGANIZATION_BASE_FILTERS,
         "responsible": access.ASSIGNABLE_USER_FILTERS,
@@ -219,12 +222,10 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     def pre_add(self, item: Request) -> None:
         item.items = request_domain.build_items(g.equipment_rows)
         request_domain.prepare_new_request(item, db.session, g.user)
-        if not access.check_responsible_change(item):
-            raise ValueError(_("You may not make a colleague responsible."))
+        access.check_responsible_write(item)
 
     def pre_update(self, item: Request) -> None:
-        if not access.check_responsible_change(item):
-            raise ValueError(_("You may not make a colleague responsible."))
+        access.check_responsible_write(item)
         item.items = request_domain.build_items(g.equipment_rows)
 
     def post_add(self, item: Request) -> None:
