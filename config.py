@@ -79,11 +79,11 @@ class Config:
         "Manager": [
             [
                 r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView"
-                r"|RemindersView|AgentSettingsView)",
+                r"|RemindersView|AgentSettingsView|ImportView)",
                 r"can_.*",
             ],
             [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],
-            [r"(Organizations|Contacts|Client base|Requests)", "menu_access"],
+            [r"(Organizations|Contacts|Client base|Requests|Import)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
             [r"(UserDBModelView)", r"resetmypassword"],

@@ -58,6 +58,7 @@ def _register_views(appbuilder) -> None:
     from app.views.agent import AgentSettingsView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
+    from app.views.imports import ImportView
     from app.views.reminders import RemindersView
     from app.views.requests import OrganizationRequestsView, RequestView
 
@@ -75,6 +76,14 @@ def _register_views(appbuilder) -> None:
         "Contacts",
         label=_l("Contacts"),
         icon="fa-user",
+        category="Client base",
+        category_label=_l("Client base"),
+    )
+    appbuilder.add_view(
+        ImportView,
+        "Import",
+        label=_l("Import"),
+        icon="fa-upload",
         category="Client base",
         category_label=_l("Client base"),
     )

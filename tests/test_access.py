@@ -433,6 +433,14 @@ NOT_RECORD_BOUND = {
     "RequestView.export": "test_her_exports_hold_exactly_her_rows",
     "OrganizationRequestsView.export": "test_her_exports_hold_exactly_her_rows",
     "RemindersView.export": "test_her_exports_hold_exactly_her_rows",
+    "ImportView.index": "tests/test_spreadsheets_import.py::test_a_manager_with_scope_own_cannot_import",
+    "ImportView.upload": "tests/test_spreadsheets_import.py::test_a_manager_with_scope_own_cannot_import",
+    "ImportView.mapping": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.show": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.progress": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.run": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.undo": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.errors": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
 }
 
 

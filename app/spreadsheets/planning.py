@@ -151,6 +151,15 @@ class KnownOrganizations:
         return " ".join(full_name.replace("ё", "е").split()).casefold()
 
 
+@dataclass
+class PlannedInFile:
+    """New organisations of the rows read so far, so that a later row merges into them."""
+
+    by_key: dict[str, RowPlan] = field(default_factory=dict)
+    by_inn: dict[str, RowPlan] = field(default_factory=dict)
+    contacts: dict[str, set[str]] = field(default_factory=dict)
+
+
 def _check(rules, value: str, label: object) -> str | None:
     for rule in rules:
         message = rule(value)
@@ -191,9 +200,9 @@ def plan_row(
     mapping: dict[int, str],
     known: KnownOrganizations,
     responsibles: Responsibles,
-    planned: dict[str, RowPlan],
+    planned: PlannedInFile,
 ) -> RowPlan:
-    """What one row becomes; `planned` holds the new organisations of earlier rows by key and ИНН."""
+    """What one row becomes; `planned` holds the new organisations of the file's earlier rows."""
     plan = RowPlan(number=number, cells=cells)
     values = _row_values(cells, mapping)
 
@@ -233,28 +242,25 @@ def plan_row(
     plan.organization, plan.contacts = organization, contacts
     plan.key = name_key(organization["name"])
     inn = organization.get("inn")
-    earlier = (planned.get(f"inn:{inn}") if inn else None) or planned.get(f"key:{plan.key}")
+    earlier = (planned.by_inn.get(inn) if inn else None) or planned.by_key.get(plan.key)
     existing = (known.by_inn.get(inn) if inn else None) or known.by_key.get(plan.key)
     if existing is not None:
         plan.outcome, (plan.existing_id, plan.existing_name) = Outcome.MERGE, existing
         names = known.contact_names(plan.existing_id)
     elif earlier is not None:
         plan.outcome, plan.existing_name, plan.key = Outcome.MERGE, earlier.organization["name"], earlier.key
-        names = planned.setdefault(f"contacts:{earlier.key}", RowPlan(0, [])).organization  # type: ignore[assignment]
+        names = planned.contacts[earlier.key]
     else:
         plan.outcome = Outcome.NEW
-        planned[f"key:{plan.key}"] = plan
+        planned.by_key[plan.key] = plan
         if inn:
-            planned[f"inn:{inn}"] = plan
-        names = planned.setdefault(f"contacts:{plan.key}", RowPlan(0, [])).organization  # type: ignore[assignment]
+            planned.by_inn[inn] = plan
+        names = planned.contacts.setdefault(plan.key, set())
     fresh = []
     for contact in contacts:
         contact_key = KnownOrganizations.contact_key(contact["full_name"])
         if contact_key not in names:
-            if isinstance(names, set):
-                names.add(contact_key)
-            else:
-                names[contact_key] = "1"
+            names.add(contact_key)
             fresh.append(contact)
     plan.contacts, plan.new_contacts = fresh, len(fresh)
     return plan
@@ -265,7 +271,7 @@ def plan_rows(
 ) -> Iterator[RowPlan]:
     """Plans for the data rows; empty rows are skipped (Excel leaves them at the end)."""
     known, responsibles = KnownOrganizations(session), Responsibles(session)
-    planned: dict[str, RowPlan] = {}
+    planned = PlannedInFile()
     for number, cells in enumerate(rows, start=first_number):
         if not any(cells):
             continue

@@ -139,18 +139,21 @@ def check_xlsx(path: Path) -> None:
 def _raw_rows(path: Path, kind: str, text_format: TextFormat) -> Iterator[list[str]]:
     if kind == "xlsx":
         check_xlsx(path)
+        handle = path.open("rb")  # a file object: the stored name has no .xlsx for openpyxl to check
         try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a damaged workbook
-            raise UnreadableFile(_("The workbook cannot be read: %(reason)s", reason=error)) from None
-        try:
-            sheet = workbook.worksheets[0]
-            for row in sheet.iter_rows(values_only=True):
-                yield [cell_text(value) for value in row[: MAX_COLUMNS + 1]] + (
-                    ["…"] if len(row) > MAX_COLUMNS + 1 else []
-                )
+            try:
+                workbook = load_workbook(handle, read_only=True, data_only=True)
+            except Exception as error:  # openpyxl raises many kinds for a damaged workbook
+                raise UnreadableFile(_("The workbook cannot be read: %(reason)s", reason=error)) from None
+            try:
+                sheet = workbook.worksheets[0]
+                for row in sheet.iter_rows(values_only=True):
+                    cells = [cell_text(value) for value in row[: MAX_COLUMNS + 1]]
+                    yield cells + (["…"] if len(row) > MAX_COLUMNS + 1 else [])
+            finally:
+                workbook.close()
         finally:
-            workbook.close()
+            handle.close()
         return
     with path.open("r", encoding=text_format.encoding, errors="replace", newline="") as handle:
         for row in csv.reader(handle, delimiter=text_format.delimiter):
