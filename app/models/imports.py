@@ -43,7 +43,7 @@ class ImportBatch(Model):
     done_rows: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error_rows: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_organizations: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    merged_organizations: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    merged_organizations: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # rows merged
     created_contacts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     summary: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # the dry run's counts, JSON
     message: Mapped[str | None] = mapped_column(Text)

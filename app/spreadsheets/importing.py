@@ -137,16 +137,17 @@ class _Run:
                 )
                 self.session.add(change)
                 self.fills[organization.id] = change
-                self.batch.merged_organizations += 1
             if previous:
                 change.previous = json.dumps({**previous, **json.loads(change.previous)}, default=str)
             self.add_contacts(organization, plan.contacts, note=True)
             self.touched.add(organization.id)
+            self.batch.merged_organizations += 1
         elif plan.key in self.created or plan.key in self.unflushed:
             organization = self.unflushed.get(plan.key) or self.session.get(Organization, self.created[plan.key])
             self.fill(organization, plan)
             self.add_contacts(organization, plan.contacts, note=False)
             self.touched.add(organization.id)
+            self.batch.merged_organizations += 1
         else:
             organization = Organization(**plan.organization, responsible_id=plan.responsible_id or self.user_id)
             self.session.add(organization)
