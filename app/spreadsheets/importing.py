@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.files import stored_path
 from app.formatting import local_datetime
@@ -215,15 +215,28 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _with_records(session: Session, changes: list[ImportChange]) -> Iterator[tuple[ImportChange, object]]:
+    """Each change with its record, loaded 500 at a time (contacts with them: a delete cascades);
+    records deleted since are left out."""
+    for entity, model in (("contact", Contact), ("organization", Organization)):
+        mine = [change for change in changes if change.entity == entity]
+        for start in range(0, len(mine), 500):
+            part = mine[start : start + 500]
+            query = select(model).where(model.id.in_([change.entity_id for change in part]))
+            if model is Organization:
+                # Its requests too: deleting an organisation otherwise asks for them one by one.
+                query = query.options(selectinload(Organization.contacts), selectinload(Organization.requests))
+            records = {record.id: record for record in session.scalars(query).unique()}
+            for change in part:
+                if change.entity_id in records:
+                    yield change, records[change.entity_id]
+
+
 def undo_blockers(batch: ImportBatch, session: Session, limit: int = 20) -> list[str]:
     """Why the import cannot be undone: records changed since, requests or reminders added."""
     blockers: list[str] = []
     changes = session.scalars(select(ImportChange).where(ImportChange.batch_id == batch.id)).all()
-    models = {"organization": Organization, "contact": Contact}
-    for change in changes:
-        record = session.get(models[change.entity], change.entity_id)
-        if record is None:
-            continue
+    for change, record in _with_records(session, changes):
         if _aware(record.changed_on) != _aware(change.stamp):
             who = record.changed_by
             blockers.append(
@@ -263,15 +276,12 @@ def undo_import(batch: ImportBatch, session: Session) -> list[str]:
     changes = session.scalars(
         select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id.desc())
     ).all()
-    for done, change in enumerate(changes, start=1):
-        model = Organization if change.entity == "organization" else Contact
-        record = session.get(model, change.entity_id)
-        if record is not None:
-            if change.action == "create":
-                session.delete(record)
-            else:
-                for name, value in json.loads(change.previous).items():
-                    setattr(record, name, value)
+    for done, (change, record) in enumerate(_with_records(session, changes), start=1):
+        if change.action == "create":
+            session.delete(record)
+        else:
+            for name, value in json.loads(change.previous).items():
+                setattr(record, name, value)
         if done % 500 == 0:
             session.flush()
     batch.state, batch.finished_on = ImportState.UNDONE, utcnow()
