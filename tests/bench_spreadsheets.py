@@ -1,6 +1,8 @@
-"""Import and export timed at scale (not part of the suite; run it by name):
+"""Import and export timed at scale (not part of the suite; run it by name, on a database the
+suite may empty):
 
-    DATABASE_URL=postgresql://127.0.0.1:5432/crm_bench BENCH_ROWS=5000 .venv/bin/pytest -q -s tests/bench_spreadsheets.py
+    DATABASE_URL=postgresql://127.0.0.1:5432/crm_bench BENCH_ROWS=5000 \
+        .venv/bin/pytest -q -s tests/bench_spreadsheets.py
 
 Prints one JSON line: seconds for the upload, dry run, import (the job function), XLSX and CSV
 export of all organisations, and the undo.
