@@ -338,6 +338,26 @@ def test_xlsx_import_in_the_real_worker_with_progress(app, admin_client, tmp_pat
     assert counts(app) == (2, 2)
 
 
+def test_a_large_file_is_checked_in_the_worker(app, admin_client, tmp_path, monkeypatch):
+    from app.views import imports as import_views
+
+    monkeypatch.setattr(import_views, "CHECK_IN_REQUEST_MAX_BYTES", 0)
+    batch_id = uploaded_batch(admin_client, cp1251_csv(), "клиенты.csv")
+    page = check_rows(admin_client, batch_id)
+    assert "Строки проверяются в фоне" in page
+    background = Background(app, tmp_path)
+    try:
+        background.start("worker")
+        progress = f"/imports/{batch_id}/progress"
+        assert wait_until(lambda: admin_client.get(progress).get_json()["finished"], 60), background.logs()
+    finally:
+        background.stop_all()
+    assert admin_client.get(f"/imports/{batch_id}/progress").get_json()["state"] == "checked"
+    page = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "Новых организаций: 2" in page and 'data-outcome="error"' in page
+    assert counts(app) == (0, 0)
+
+
 def test_utf8_csv_merges_into_the_existing_company_by_inn(app, manager_client):
     with app.app_context(), app.test_request_context():
         make_organization("ПАО Ромашка", inn="7707083893")

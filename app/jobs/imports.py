@@ -4,8 +4,10 @@ acts as that user (stamps and audit name him), and is safe to run twice."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from flask import current_app, g
+from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from app.extensions import db
@@ -13,18 +15,16 @@ from app.jobs.context import in_app_context, job_queue
 from app.models.imports import ImportBatch, ImportState
 from app.models.stamps import utcnow
 from app.models.users import CrmUser
-from app.spreadsheets.importing import run_import
+from app.spreadsheets.importing import dry_run, run_import
 from app.spreadsheets.reading import UnreadableFile
 
 log = logging.getLogger(__name__)
 
 
-def _claim(batch_id: int) -> bool:
+def _claim(batch_id: int, expected: ImportState, new: ImportState) -> bool:
     """Queued → running in one UPDATE: a second run of the same job finds nothing to do."""
     claimed = db.session.execute(
-        update(ImportBatch)
-        .where(ImportBatch.id == batch_id, ImportBatch.state == ImportState.QUEUED)
-        .values(state=ImportState.RUNNING)
+        update(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.state == expected).values(state=new)
     ).rowcount
     db.session.commit()
     return claimed == 1
@@ -32,7 +32,7 @@ def _claim(batch_id: int) -> bool:
 
 @in_app_context
 def import_clients(batch_id: int, user_id: int) -> str:
-    if not _claim(batch_id):
+    if not _claim(batch_id, ImportState.QUEUED, ImportState.RUNNING):
         return "not queued"
     batch = db.session.get(ImportBatch, batch_id)
     user = db.session.get(CrmUser, user_id)
@@ -53,8 +53,33 @@ def import_clients(batch_id: int, user_id: int) -> str:
     return "done"
 
 
-def enqueue_import(batch: ImportBatch, user_id: int) -> None:
-    """Mark the import queued (the caller commits first) and hand it to the worker."""
-    job_queue().enqueue(
-        import_clients, batch.id, user_id, job_id=f"import-{batch.id}-{int(utcnow().timestamp())}", job_timeout=3600
-    )
+@in_app_context
+def check_clients(batch_id: int, user_id: int) -> str:
+    """The dry run of a large file; the page polls until the import is "checked"."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or batch.state != ImportState.CHECKING:
+        return "not checking"
+    try:
+        with current_app.test_request_context():
+            g.user = db.session.get(CrmUser, user_id)
+            dry_run(batch, db.session)
+    except UnreadableFile as refusal:
+        db.session.rollback()
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.state, batch.message = ImportState.UPLOADED, str(refusal)
+    db.session.commit()
+    return batch.state
+
+
+def enqueue(batch: ImportBatch, user_id: int, check: bool = False) -> bool:
+    """Hand the dry run or the import to the worker (the caller has committed the new state);
+    False, with the state put back, when Redis cannot be reached."""
+    job = check_clients if check else import_clients
+    try:
+        job_queue().enqueue(job, batch.id, user_id, job_id=f"import-{batch.id}-{uuid.uuid4().hex}", job_timeout=3600)
+    except RedisError:
+        log.exception("import %s not queued", batch.id)
+        batch.state = ImportState.UPLOADED if check else ImportState.CHECKED
+        db.session.commit()
+        return False
+    return True

@@ -19,6 +19,7 @@ from app.models.users import CrmUser
 
 class ImportState(enum.StrEnum):
     UPLOADED = "uploaded"  # file stored, columns not mapped yet
+    CHECKING = "checking"  # a large file's dry run, in the worker
     CHECKED = "checked"  # dry run done: the user sees what will happen
     QUEUED = "queued"
     RUNNING = "running"

@@ -147,6 +147,8 @@ def _raw_rows(path: Path, kind: str, text_format: TextFormat) -> Iterator[list[s
                 raise UnreadableFile(_("The workbook cannot be read: %(reason)s", reason=error)) from None
             try:
                 sheet = workbook.worksheets[0]
+                # Some programs write a wrong size into the sheet; read the rows that are there.
+                sheet.reset_dimensions()
                 for row in sheet.iter_rows(values_only=True):
                     cells = [cell_text(value) for value in row[: MAX_COLUMNS + 1]]
                     yield cells + (["…"] if len(row) > MAX_COLUMNS + 1 else [])

@@ -30,8 +30,12 @@ from app.spreadsheets.reading import (
 )
 
 PREVIEW_ROWS = 10
+# A larger file is checked in the worker: a dry run of 50,000 rows outlasts a web request.
+CHECK_IN_REQUEST_MAX_BYTES = 1024 * 1024
+ACTIVE_STATES = (ImportState.CHECKING, ImportState.QUEUED, ImportState.RUNNING)
 STATE_LABELS = {
     ImportState.UPLOADED: _l("Columns not mapped yet"),
+    ImportState.CHECKING: _l("Checking the rows"),
     ImportState.CHECKED: _l("Checked, not imported yet"),
     ImportState.QUEUED: _l("Waiting for the worker"),
     ImportState.RUNNING: _l("Importing"),
@@ -68,7 +72,7 @@ def _progress(batch: ImportBatch) -> dict:
         "merged": batch.merged_organizations,
         "contacts": batch.created_contacts,
         "message": batch.message or "",
-        "finished": batch.state in (ImportState.DONE, ImportState.FAILED, ImportState.UNDONE),
+        "finished": batch.state not in ACTIVE_STATES,
     }
 
 
@@ -154,6 +158,10 @@ class ImportView(BaseView):
             try:
                 if save_as:
                     self._save_mapping(batch, save_as, chosen)
+                if "organization.name" not in chosen.values():
+                    raise UnreadableFile(_("Choose the column with the organisation's name."))
+                if stored_path(batch.stored_name).stat().st_size > CHECK_IN_REQUEST_MAX_BYTES:
+                    return self._check_in_worker(batch)
                 importing.dry_run(batch, db.session)
             except UnreadableFile as refusal:
                 db.session.commit()
@@ -188,6 +196,15 @@ class ImportView(BaseView):
             encodings=ENCODINGS,
             delimiters=DELIMITERS,
         )
+
+    def _check_in_worker(self, batch: ImportBatch):
+        from app.jobs.imports import enqueue
+
+        batch.state, batch.message = ImportState.CHECKING, None
+        db.session.commit()
+        if not enqueue(batch, g.user.id, check=True):
+            flash(_("The background worker cannot be reached; try again in a minute."), "danger")
+        return redirect(url_for(".show", pk=batch.id))
 
     @staticmethod
     def _save_mapping(batch: ImportBatch, name: str, chosen: dict[int, str]) -> None:
@@ -224,7 +241,7 @@ class ImportView(BaseView):
     @has_access
     @permission_name("import")
     def run(self, pk: int):
-        from app.jobs.imports import enqueue_import
+        from app.jobs.imports import enqueue
 
         batch = _batch_or_404(pk)
         if batch.state != ImportState.CHECKED:
@@ -232,8 +249,10 @@ class ImportView(BaseView):
             return redirect(url_for(".show", pk=pk))
         batch.state = ImportState.QUEUED
         db.session.commit()
-        enqueue_import(batch, g.user.id)
-        flash(_("The import has started; you can leave this page."), "success")
+        if enqueue(batch, g.user.id):
+            flash(_("The import has started; you can leave this page."), "success")
+        else:
+            flash(_("The background worker cannot be reached; try again in a minute."), "danger")
         return redirect(url_for(".show", pk=pk))
 
     @expose("/<int:pk>/undo", methods=["POST"])
