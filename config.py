@@ -79,11 +79,11 @@ class Config:
         "Manager": [
             [
                 r"(OrganizationView|ContactView|RequestView|OrganizationRequestsView|CrmIndexView"
-                r"|RemindersView|AgentSettingsView|BoardView|ReportsView)",
+                r"|RemindersView|AgentSettingsView|BoardView|ReportsView|ImportView)",
                 r"can_.*",
             ],
             [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],
-            [r"(Organizations|Contacts|Client base|Requests|Board)", "menu_access"],
+            [r"(Organizations|Contacts|Client base|Requests|Board|Import)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
             [r"(UserDBModelView)", r"resetmypassword"],
@@ -108,6 +108,8 @@ class Config:
 
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", 20)) * 1024 * 1024
+    # Excel import and export (app/spreadsheets/): the most rows one export writes.
+    EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", 100_000))
 
     # Unset: no company mail server yet; reminders then reach the Agent and «Мои напоминания» only.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None

@@ -60,6 +60,7 @@ def _register_views(appbuilder) -> None:
     from app.views.board import BoardView
     from app.views.catalogue import CatalogueEntryView, DocumentCategoryView
     from app.views.clients import ContactView, OrganizationView
+    from app.views.imports import ImportView
     from app.views.mail_settings import MailSettingsView
     from app.views.reminders import RemindersView
     from app.views.reports import ReportsView
@@ -79,6 +80,14 @@ def _register_views(appbuilder) -> None:
         "Contacts",
         label=_l("Contacts"),
         icon="fa-user",
+        category="Client base",
+        category_label=_l("Client base"),
+    )
+    appbuilder.add_view(
+        ImportView,
+        "Import",
+        label=_l("Import"),
+        icon="fa-upload",
         category="Client base",
         category_label=_l("Client base"),
     )

@@ -347,3 +347,18 @@ REMINDER_BASE_FILTERS = [["id", _policy_filter(reminder_clause), None]]
 ASSIGNABLE_USER_FILTERS = [["id", AssignableUsers, None]]
 ORGANIZATION_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Organization)]]
 REQUEST_ASSIGNEE_FILTERS = [["id", AssignableUsers, current_responsible_of(Request)]]
+
+
+def may_import_clients(user: CrmUser | None) -> bool:
+    """Imports write into the whole client base (merging into anyone's organisation): only the
+    administrator and managers with scope "all"."""
+    return user is not None and sees_everything(user)
+
+
+def import_batch_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
+    """Imports are seen by whoever may import; a manager sees his own, the administrator all."""
+    from app.models.imports import ImportBatch
+
+    if not may_import_clients(user):
+        return false()
+    return None if is_administrator(user) else ImportBatch.user_id == user.id

@@ -20,6 +20,9 @@ def register_error_handlers(app: Flask) -> None:
         if upload:
             flash(too_large_message(), "danger")
             return redirect(url_for("RequestView.show", pk=int(upload.group(1)), _anchor="documentation"))
+        if request.path.startswith("/imports/"):  # the client-base import: back to its page
+            flash(too_large_message(), "danger")
+            return redirect(url_for("ImportView.index"))
         if request.path.startswith("/api/"):
             return {"message": too_large_message()}, 413
         return too_large_message(), 413

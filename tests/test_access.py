@@ -597,7 +597,51 @@ NOT_RECORD_BOUND = {
     # Reports: the administrator and scope "all" only.
     "ReportsView.index": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
     "ReportsView.xlsx": "tests/test_reports.py::test_a_manager_with_own_scope_gets_no_reports",
+    # Excel export and import (app/views/export.py, app/views/imports.py)
+    "OrganizationView.export": "test_her_exports_hold_exactly_her_rows",
+    "ContactView.export": "test_her_exports_hold_exactly_her_rows",
+    "RequestView.export": "test_her_exports_hold_exactly_her_rows",
+    "OrganizationRequestsView.export": "test_her_exports_hold_exactly_her_rows",
+    "RemindersView.export": "test_her_exports_hold_exactly_her_rows",
+    "ImportView.index": "tests/test_spreadsheets_import.py::test_a_manager_with_scope_own_cannot_import",
+    "ImportView.upload": "tests/test_spreadsheets_import.py::test_a_manager_with_scope_own_cannot_import",
+    "ImportView.mapping": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.show": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.progress": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.run": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.undo": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
+    "ImportView.errors": "tests/test_spreadsheets_import.py::test_imports_are_closed_to_others",
 }
+
+
+# Excel export: the file holds the rows of her list, never a colleague's.
+def test_her_exports_hold_exactly_her_rows(app, petrova, world):
+    import openpyxl
+
+    expected = {
+        "/organizationview/export/": {"ООО «Свой клиент»", "ООО «Общий клиент»"},
+        "/contactview/export/": {"Своев Павел", "Общий Олег"},
+        "/requestview/export/": None,
+        "/organizationrequestsview/export/": None,
+        "/reminders/export/?everyone=1": set(),
+    }
+    for url, first_column in expected.items():
+        for export_format in ("xlsx", "csv", "csv-utf8"):
+            answer = petrova.get(f"{url}{'&' if '?' in url else '?'}format={export_format}")
+            assert answer.status_code == 200, (url, answer.status_code)
+            if export_format == "xlsx":
+                sheet = openpyxl.load_workbook(io.BytesIO(answer.data)).worksheets[0]
+                rows = [[str(v) for v in row if v is not None] for row in sheet.iter_rows(min_row=2, values_only=True)]
+                text = "\n".join(" ".join(row) for row in rows)
+            else:
+                text = answer.data.decode("cp1251" if export_format == "csv" else "utf-8-sig")
+                rows = [line.split(";") for line in text.splitlines()[1:]]
+            assert_no_secret(text)
+            if first_column is not None:
+                assert {row[0] for row in rows} == first_column, (url, export_format)
+            else:
+                numbers = {world["own_request_number"], world["shared_request_number"]}
+                assert {row[1] for row in rows} == numbers, (url, export_format)
 
 
 def test_every_route_is_in_the_leak_matrix(app):

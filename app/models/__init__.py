@@ -5,6 +5,7 @@ from app.models.audit import AuditEntry
 from app.models.catalogue import CatalogueEntry
 from app.models.clients import Contact, Organization
 from app.models.events import AgentEvent, AgentSettings, EventKind
+from app.models.imports import ImportBatch, ImportChange, ImportMapping
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import (
     DeliveryChange,
@@ -36,6 +37,9 @@ __all__ = [
     "DocumentCategory",
     "DocumentPurpose",
     "EventKind",
+    "ImportBatch",
+    "ImportChange",
+    "ImportMapping",
     "Organization",
     "RecordScope",
     "Reminder",

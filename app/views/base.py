@@ -24,7 +24,8 @@ class UrlParamFiltersMixin:
     @property
     def _base_filters(self) -> Filters:
         filters = self._policy_filters
-        if not has_request_context() or not request.endpoint or not request.endpoint.endswith(".list"):
+        # The export writes what the list shows, so it gets the same filters.
+        if not has_request_context() or not request.endpoint or not request.endpoint.endswith((".list", ".export")):
             return filters
         for param, (column, filter_class) in self.url_param_filters.items():
             value = request.args.get(param, "").strip()

@@ -16,6 +16,7 @@ from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
+from app.views.export import ExportMixin
 from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
@@ -55,7 +56,7 @@ class OrganizationListWidget(ListWidget):
     template = "crm/organization_list_widget.html"
 
 
-class ContactView(CrmModelView):
+class ContactView(ExportMixin, CrmModelView):
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS
     list_title = _l("Contacts")
@@ -123,7 +124,7 @@ class ContactView(CrmModelView):
         access.check_contact_write(item, deleting=True)
 
 
-class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
+class OrganizationView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")

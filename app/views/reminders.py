@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, g, redirect, request, url_for
-from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder import BaseView, expose, has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,7 +22,9 @@ from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import Request
 from app.models.stamps import utcnow
+from app.spreadsheets.columns import REMINDER_COLUMNS
 from app.validation import NOTES, form_validator
+from app.views.export import export_response, requested_format
 
 PRESET_LABELS = {
     "in_an_hour": _l("In an hour"),
@@ -64,18 +66,7 @@ class RemindersView(BaseView):
     @has_access
     def index(self):
         now = utcnow()
-        everyone = access.is_administrator(g.user) and request.args.get("everyone") == "1"
-        query = access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == g.user.id)
-        # What each row shows, loaded with the rows rather than one query per reminder.
-        query = query.options(
-            selectinload(Reminder.request).selectinload(Request.organization),
-            selectinload(Reminder.organization),
-            selectinload(Reminder.owner),
-        )
-        open_ones = db.session.scalars(query.where(Reminder.done_at.is_(None)).order_by(Reminder.due_at)).all()
-        done = db.session.scalars(
-            query.where(Reminder.done_at.is_not(None)).order_by(Reminder.done_at.desc()).limit(50)
-        ).all()
+        everyone, open_ones, done = _listed_reminders()
         today_ends = reminder_domain.end_of_today(g.user, now)
         groups = {
             "failed": [r for r in open_ones if r.delivery == Delivery.FAILED],
@@ -97,6 +88,14 @@ class RemindersView(BaseView):
             zone=reminder_domain.user_zone(g.user),
             is_admin=access.is_administrator(g.user),
         )
+
+    @expose("/export/")
+    @has_access
+    @permission_name("index")
+    def export(self):
+        """The page's reminders, open ones first, as a file (see app/views/export.py)."""
+        _everyone, open_ones, done = _listed_reminders()
+        return export_response(_("My reminders"), REMINDER_COLUMNS, [*open_ones, *done], requested_format())
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -198,6 +197,23 @@ def delivery_state(reminder: Reminder) -> str:
             "the e-mail will be tried again at %(when)s", when=_shown(reminder_domain.as_utc(reminder.next_attempt_at))
         )
     return _("the reminder is waiting for its time, %(when)s", when=_shown(reminder_domain.as_utc(reminder.due_at)))
+
+
+def _listed_reminders() -> tuple[bool, list[Reminder], list[Reminder]]:
+    """What the page lists: open reminders by time and the last 50 done, his or (admin) everyone's."""
+    everyone = access.is_administrator(g.user) and request.args.get("everyone") == "1"
+    query = access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == g.user.id)
+    # What each row shows, loaded with the rows rather than one query per reminder.
+    query = query.options(
+        selectinload(Reminder.request).selectinload(Request.organization),
+        selectinload(Reminder.organization),
+        selectinload(Reminder.owner),
+    )
+    open_ones = db.session.scalars(query.where(Reminder.done_at.is_(None)).order_by(Reminder.due_at)).all()
+    done = db.session.scalars(
+        query.where(Reminder.done_at.is_not(None)).order_by(Reminder.done_at.desc()).limit(50)
+    ).all()
+    return everyone, list(open_ones), list(done)
 
 
 def reminders_due_today() -> int:

@@ -39,6 +39,7 @@ from app.validation import NOTES, form_validators, text_rule
 from app.views.activity_badges import activity_badge, next_step_badge
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
+from app.views.export import ExportMixin
 
 STATUS_COLOURS = {
     RequestStatus.PREPARING_OFFER: "info",
@@ -111,7 +112,7 @@ class RequestListWidget(ListWidget):
     template = "crm/request_list_widget.html"
 
 
-class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
+class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
     list_title = _l("Requests")
