@@ -1,0 +1,90 @@
+"""The first hour of a new sales team in Chromium: the rough edges a new user met, each kept fixed."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Request
+from tests.browser.conftest import log_in, screenshot
+from tests.factories import make_organization, make_request
+
+# With «Система очистки» below: fifteen types, as many as the catalogue suggests at once.
+FOURTEEN_TYPES = [f"Тип {n:02d}" for n in range(1, 15)]
+
+
+def seed_catalogue(app) -> int:
+    with app.app_context():
+        known = make_organization("ООО «Каталог»")
+        make_request(known, items=[{"equipment_type": kind, "name": "Модель"} for kind in FOURTEEN_TYPES])
+        make_request(
+            known,
+            items=[{"equipment_type": "Система очистки", "name": "OUUT", "subname": "X2-200", "capacity": "227"}],
+        )
+        return make_organization("АО «Клиент»").id
+
+
+def requests_of(app, organization_id: int) -> int:
+    with app.app_context():
+        return db.session.query(Request).filter_by(organization_id=organization_id).count()
+
+
+def test_keyboard_picks_a_suggestion_and_enter_never_saves_the_form(app, page):
+    org_id = seed_catalogue(app)
+    log_in(page, "ivanov")
+    page.goto(f"/requestview/add?_flt_0_organization={org_id}")
+    kind = page.locator("tr.crm-item-row").first.locator("[data-catalogue-field=equipment_type]")
+    kind.click()
+    kind.press_sequentially("Сис")
+    options = page.locator(".crm-suggestions li")
+    expect(options).to_have_text(["Система очистки"])
+    kind.press("ArrowDown")
+    expect(options.first).to_have_class(re.compile("active"))
+    kind.press("Enter")
+    expect(kind).to_have_value("Система очистки")
+    # The pick moves on to the name, which now suggests the names seen with that type.
+    name = page.locator("tr.crm-item-row").first.locator("[data-catalogue-field=name]")
+    expect(name).to_be_focused()
+    expect(options).to_have_text(["OUUT"])
+    name.press("Escape")
+    expect(options).to_have_count(0)
+    # Enter with nothing highlighted, in any item field, keeps the manager on the form.
+    name.press_sequentially("Сис")
+    name.press("Enter")
+    page.locator("tr.crm-item-row").first.locator("input[name$=quantity]").press("Enter")
+    page.wait_for_timeout(300)
+    assert "/requestview/add" in page.url
+    assert requests_of(app, org_id) == 0
+
+
+def test_all_fifteen_types_show_and_the_last_can_be_clicked(app, page):
+    org_id = seed_catalogue(app)
+    log_in(page, "ivanov")
+    page.goto(f"/requestview/add?_flt_0_organization={org_id}")
+    kind = page.locator("tr.crm-item-row").first.locator("[data-catalogue-field=equipment_type]")
+    kind.click()
+    options = page.locator(".crm-suggestions a")
+    expect(options).to_have_count(15)
+    screenshot(page, "request-fifteen-types.png")
+    # Arrow keys walk down the whole list; the last type is reachable and picked by a click.
+    for _ in range(15):
+        kind.press("ArrowDown")
+    expect(page.locator(".crm-suggestions li.active")).to_have_count(1)
+    expect(page.locator(".crm-suggestions li.active")).to_be_in_viewport()
+    last = options.filter(has_text="Тип 14")
+    last.scroll_into_view_if_needed()
+    last.click()
+    expect(kind).to_have_value("Тип 14")
+
+
+def test_two_words_find_the_request_whose_item_holds_both(app, page):
+    seed_catalogue(app)
+    log_in(page, "ivanov")
+    page.goto("/requestview/list/?q=OUUT X2-200")
+    rows = page.locator("tr.crm-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("OUUT")
+    page.goto("/requestview/list/?q=OUUT X2-999")
+    expect(page.locator("tr.crm-row")).to_have_count(0)
