@@ -206,7 +206,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     def pre_update(self, item: Request) -> None:
         if not access.check_responsible_change(item):
             raise ValueError(_("You may not make a colleague responsible."))
-        item.items = request_domain.build_items(g.equipment_rows)
+        request_domain.replace_items(item, g.equipment_rows)
 
     def post_add(self, item: Request) -> None:
         g.saved_request_id = item.id
