@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
+from flask_babel import gettext as _
 
 
 def user_timezone() -> ZoneInfo:
@@ -25,6 +26,8 @@ def local_datetime(value: datetime | None, pattern: str = "%d.%m.%Y %H:%M") -> s
 
 
 def local_date(value: date | None) -> str:
+    if isinstance(value, datetime):
+        return local_datetime(value)
     return value.strftime("%d.%m.%Y") if value else ""
 
 
@@ -37,11 +40,30 @@ def money(value: Decimal | None, currency: str | None = "RUB") -> str:
 
 
 def file_size(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+    """«303 Б», «4,9 КБ»: Russian units and a decimal comma in Russian, English ones otherwise."""
+    units = (_("B"), _("KB"), _("MB"), _("GB"))
+    value, unit = float(size), units[-1]
+    for candidate in units[:-1]:
+        if value < 1024:
+            unit = candidate
+            break
+        value /= 1024
+    text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
+    return f"{text.replace('.', _('.'))}\u00a0{unit}"
+
+
+def blank(value: object) -> str:
+    """An empty cell for an empty value: never «None»."""
+    return "" if value is None else str(value)
+
+
+def yes_no(flag: object) -> str:
+    return str(_("Yes")) if flag else str(_("No"))
+
+
+def local_today() -> date:
+    """Today in the user's time zone: at 01:26 in Moscow it is already tomorrow's date in UTC+3."""
+    return datetime.now(user_timezone()).date()
 
 
 def register(app) -> None:

@@ -131,3 +131,39 @@ def test_request_responsible_change_by_rest_is_named_in_the_history(app, client,
     html = history_html(manager_client, f"/requestview/show/{request_id}")
     assert "Ответственный менеджер: Иван Иванов → Мария Петрова" in html
     assert "Ответственный менеджер: Мария Петрова → —" in html
+
+
+def test_a_reminder_in_the_past_is_refused_with_a_clear_message(app, client, manager_client, manager_api):
+    form = "/reminders/new"
+    page = manager_client.post(
+        form, data={"csrf_token": csrf_token(manager_client, form), "text": "Позвонить", "due": "2020-01-01T10:00"}
+    )
+    assert "Это время уже прошло: выберите время в будущем." in page.get_data(as_text=True)
+    answer = client.post(
+        "/api/v1/reminder/", json={"text": "Позвонить", "due_at": "2020-01-01T10:00:00+03:00"}, headers=manager_api
+    )
+    assert answer.status_code == 400
+    assert "Это время уже прошло" in answer.get_json()["message"]
+    with app.app_context():
+        from app.models import Reminder
+
+        assert db.session.query(Reminder).count() == 0
+
+
+def test_a_new_request_is_dated_today_in_the_managers_zone(app, manager_client):
+    """At 01:26 in Vladivostok it is still yesterday in UTC: the form offers the local date."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    with app.app_context():
+        ivanov = db.session.get(CrmUser, user_id(app, "ivanov"))
+        ivanov.timezone = "Pacific/Kiritimati"  # UTC+14: its date is ahead of UTC's for 14 hours a day
+        db.session.commit()
+    try:
+        html = manager_client.get("/requestview/add").get_data(as_text=True)
+        local = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+        assert f'value="{local.isoformat()}"' in html
+    finally:
+        with app.app_context():
+            db.session.get(CrmUser, user_id(app, "ivanov")).timezone = None
+            db.session.commit()

@@ -4,7 +4,6 @@ comments and documents. Views and the API call these; each change is stamped wit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import event
@@ -14,6 +13,7 @@ from app.domain import events
 from app.domain.catalogue import remember_items
 from app.domain.numbering import next_request_number
 from app.files import StoredFile, discard
+from app.formatting import local_today
 from app.models.requests import (
     DeliveryChange,
     DeliveryStatus,
@@ -61,7 +61,7 @@ def replace_items(request: Request, rows: Iterable[Mapping[str, object]]) -> Non
 
 def prepare_new_request(request: Request, session: Session, author: User | None) -> None:
     """Fill what the system decides for a new request: number, defaults, first history lines."""
-    request.request_date = request.request_date or date.today()
+    request.request_date = request.request_date or local_today()
     with session.no_autoflush:  # the request itself is not in the session yet
         request.number = next_request_number(session, request.request_date)
     request.status = request.status or RequestStatus.PREPARING_OFFER

@@ -122,6 +122,7 @@ class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelVi
     related_views = [ContactView, OrganizationRequestsView]
     list_template = "crm/organization_list.html"
     show_template = "crm/organization_show.html"
+    edit_template = "crm/edit_fields.html"
     list_widget = OrganizationListWidget
     validators_columns = form_validators(ORGANIZATION_RULES)
     page_size = 25

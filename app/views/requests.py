@@ -3,8 +3,6 @@ with its status and delivery histories, documentation timeline and finance block
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import DatePickerWidget
@@ -22,7 +20,7 @@ from app.domain import request_counts
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
-from app.formatting import money
+from app.formatting import local_today, money
 from app.models.requests import (
     DELIVERY_LABELS,
     STATUS_LABELS,
@@ -161,7 +159,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     add_form_extra_fields = {
         "equipment": EquipmentField(_l("Contract subject")),
         # Today unless the manager says otherwise.
-        "request_date": DateField(_l("Date"), [DataRequired()], default=date.today, widget=DatePickerWidget()),
+        "request_date": DateField(_l("Date"), [DataRequired()], default=local_today, widget=DatePickerWidget()),
     }
     edit_form_extra_fields = {"equipment": EquipmentField(_l("Contract subject"))}
     add_fieldsets = [
