@@ -57,6 +57,7 @@ def _roles_field() -> QuerySelectMultipleField:
     return QuerySelectMultipleField(
         _l("Role"),
         query_func=roles,
+        get_pk_func=lambda role: role.id,
         get_label=role_label,
         widget=Select2ManyWidget(),
         validators=[DataRequired()],
