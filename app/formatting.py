@@ -61,6 +61,27 @@ def yes_no(flag: object) -> str:
     return str(_("Yes")) if flag else str(_("No"))
 
 
+def cell(value: object, empty: str = "") -> object:
+    """A value as a list or page shows it: FAB would print None, True and ISO times with seconds."""
+    if value is None or value == "":
+        return empty
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, datetime):
+        return local_datetime(value)
+    if isinstance(value, date):
+        return local_date(value)
+    return value
+
+
+def person(user: object) -> str:
+    """A user's name without stray spaces: the administrator has a first name only."""
+    if user is None:
+        return ""
+    full = " ".join(f"{getattr(user, 'first_name', '') or ''} {getattr(user, 'last_name', '') or ''}".split())
+    return full or str(getattr(user, "username", "") or "")
+
+
 def local_today() -> date:
     """Today in the user's time zone: at 01:26 in Moscow it is already tomorrow's date in UTC+3."""
     return datetime.now(user_timezone()).date()
@@ -71,3 +92,5 @@ def register(app) -> None:
     app.add_template_filter(local_date)
     app.add_template_filter(money)
     app.add_template_filter(file_size)
+    app.add_template_filter(cell)
+    app.add_template_filter(person)

@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 
 from flask import current_app, has_request_context, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
-from flask_appbuilder.fieldwidgets import Select2ManyWidget
+from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
 from flask_appbuilder.security.views import UserDBModelView
@@ -34,6 +34,7 @@ def _scope_field() -> SelectField:
         _l("Records he may see"),
         choices=[(scope.value, label) for scope, label in SCOPE_LABELS.items()],
         default="own",
+        widget=Select2Widget(),
         description=_l("Managers with «own» see only clients and requests where they are responsible."),
     )
 
@@ -95,12 +96,12 @@ class CrmUserDBModelView(UserDBModelView):
         **UserDBModelView.add_form_extra_fields,
         "roles": _roles_field(),
         "record_scope": _scope_field(),
-        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default=""),
+        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default="", widget=Select2Widget()),
     }
     edit_form_extra_fields = {
         "roles": _roles_field(),
         "record_scope": _scope_field(),
-        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default=""),
+        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default="", widget=Select2Widget()),
     }
     formatters_columns = {
         "record_scope": lambda scope: SCOPE_LABELS.get(scope, scope),

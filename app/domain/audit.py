@@ -12,6 +12,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
+from app.formatting import person
 from app.models.audit import AuditEntry
 from app.models.clients import Contact, Organization
 from app.models.reminders import Reminder
@@ -84,7 +85,7 @@ def _person(session: Session, user: Any) -> str | None:
         if found is None:
             return str(user)
         user = found
-    return user.get_full_name().strip() or user.username
+    return person(user)
 
 
 def _responsible_change(session: Session, obj: Any) -> list | None:

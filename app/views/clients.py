@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import g, redirect, render_template, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.widgets import ListWidget
@@ -47,19 +47,37 @@ CONTACT_LABELS = {
 }
 
 
+class LandOnRecordMixin:
+    """After saving, the user lands on the record he saved, even when the form was opened by a
+    direct URL (FAB would go back to its remembered page, else to the start page)."""
+
+    def post_add(self, item) -> None:
+        g.saved_record_id = item.id
+
+    def post_add_redirect(self):
+        saved = getattr(g, "saved_record_id", None)
+        return redirect(url_for(".show", pk=saved)) if saved else super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        pk = request.view_args.get("pk") if request.view_args else None
+        return redirect(url_for(".show", pk=pk)) if pk else super().post_edit_redirect()
+
+
 class OrganizationListWidget(ListWidget):
     """Rows whose action buttons appear on hover, with the quick card popup."""
 
     template = "crm/organization_list_widget.html"
 
 
-class ContactView(CrmModelView):
+class ContactView(LandOnRecordMixin, CrmModelView):
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS
     list_title = _l("Contacts")
     show_title = _l("Contact")
     add_title = _l("New contact")
     edit_title = _l("Edit contact")
+    add_row_message = _l("The contact is saved.")
+    edit_row_message = _l("The contact is saved.")
     label_columns = CONTACT_LABELS
     list_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
     add_columns = [
@@ -87,13 +105,15 @@ class ContactView(CrmModelView):
     search_form_query_rel_fields = add_form_query_rel_fields
 
 
-class OrganizationView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
+class OrganizationView(LandOnRecordMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")
     show_title = _l("Organisation")
     add_title = _l("New organisation")
     edit_title = _l("Edit organisation")
+    add_row_message = _l("The organisation is saved.")
+    edit_row_message = _l("The organisation is saved.")
     label_columns = ORGANIZATION_LABELS
     list_columns = ["name", "inn", "city", "phones", "email", "responsible"]
     add_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from app import access
 from app.extensions import db
+from app.formatting import person
 from app.models.audit import AuditEntry
 from app.models.clients import Organization
 from app.models.reminders import Reminder
@@ -123,7 +124,7 @@ def _line(entry: AuditEntry) -> HistoryLine:
     else:
         entity = ENTITY_LABELS.get(entry.entity, entry.entity)
         what = f"{entity} «{title}» {ACTION_LABELS.get(entry.action, entry.action)}"
-    return HistoryLine(entry.occurred_on, entry.user.get_full_name() if entry.user else "", what, details)
+    return HistoryLine(entry.occurred_on, person(entry.user), what, details)
 
 
 def _history(condition) -> list[HistoryLine]:

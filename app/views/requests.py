@@ -20,7 +20,8 @@ from app.domain import request_counts
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
-from app.formatting import local_today, money
+from app.formatting import local_date, local_today, money
+from app.models.clients import Organization
 from app.models.requests import (
     DELIVERY_LABELS,
     STATUS_LABELS,
@@ -126,6 +127,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         "organization": customer_link,
         "equipment_text": equipment_summary,
         "contract_price": money,
+        "request_date": local_date,
     }
     order_columns = ["request_date", "number", "status", "delivery_status", "contract_price"]
     base_order = ("id", "desc")
@@ -186,6 +188,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     list_template = "crm/request_list.html"
     list_widget = RequestListWidget
     show_template = "crm/request_show.html"
+    add_template = "crm/request_add.html"
     page_size = 25
     add_row_message = _l("The request is saved.")
     edit_row_message = _l("The request is saved.")
@@ -348,7 +351,16 @@ class OrganizationRequestsView(RequestView):
     ]
 
 
+def request_form_customer() -> Organization | None:
+    """The customer a new request form was opened for (from an organisation), if the user sees it."""
+    raw = request.args.get("_flt_0_organization", "")
+    if not raw.isdigit() or not access.can_see_organization(int(raw)):
+        return None
+    return db.session.get(Organization, int(raw))
+
+
 def register_template_globals(app) -> None:
+    app.add_template_global(request_form_customer)
     app.add_template_global(request_counts.status_counts, "request_status_counts")
     app.add_template_global({code.value: label for code, label in STATUS_LABELS.items()}, "request_statuses")
     app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")
