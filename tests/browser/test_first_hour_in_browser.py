@@ -88,3 +88,59 @@ def test_two_words_find_the_request_whose_item_holds_both(app, page):
     expect(rows.first).to_contain_text("OUUT")
     page.goto("/requestview/list/?q=OUUT X2-999")
     expect(page.locator("tr.crm-row")).to_have_count(0)
+
+
+def test_edit_opens_on_its_fields_whatever_tab_was_clicked_before(app, page):
+    with app.app_context():
+        first = make_organization("ООО «Первая»").id
+        second = make_organization("ООО «Вторая»").id
+    log_in(page, "ivanov")
+    page.goto(f"/organizationview/show/{first}")
+    tabs = page.locator(".nav-tabs")
+    expect(tabs.locator("li").first).to_have_text("Данные")
+    tabs.get_by_text("Запросы организации").click()
+    # Another organisation's page opens on its data, and «Изменить» on its fields.
+    page.goto(f"/organizationview/show/{second}")
+    expect(page.locator(".nav-tabs li.active")).to_have_text("Данные")
+    page.locator(".crm-edit-button").click()
+    expect(page.locator("input[name=name]")).to_be_visible()
+    expect(page.locator("input[name=name]")).to_have_value("ООО «Вторая»")
+    page.fill("input[name=city]", "Тверь")
+    page.get_by_role("button", name="Сохранить").click()
+    # Saved from a page opened by its address: the manager lands on the organisation itself.
+    page.wait_for_url(re.compile(rf"/organizationview/show/{second}"))
+    expect(page.locator(".alert")).to_contain_text("Организация сохранена.")
+
+
+def test_delete_dialog_speaks_russian(app, page):
+    with app.app_context():
+        make_organization("ООО «Удаляемая»")
+    log_in(page, "admin")
+    page.goto("/organizationview/list/")
+    row = page.locator("tr.crm-row").first
+    row.hover()
+    row.locator("a[title], button[title]").last.click()
+    dialog = page.locator("#modal-confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".modal-title")).to_have_text("Подтвердите действие")
+    expect(dialog.locator(".modal-body")).to_have_text("Удалить эту запись?")
+    expect(dialog.get_by_role("button", name="Отмена")).to_be_visible()
+    screenshot(page, "delete-dialog.png")
+
+
+def test_request_form_from_an_organisation_names_its_customer_and_dates_today(app, page):
+    with app.app_context():
+        org_id = make_organization("АО «Заказчик»").id
+    log_in(page, "ivanov")
+    page.goto(f"/organizationview/show/{org_id}")
+    page.get_by_role("link", name="Новый запрос").click()
+    expect(page.locator(".crm-request-customer")).to_have_text("Заказчик: АО «Заказчик»")
+
+
+def test_the_navbar_fits_one_row_at_1366_pixels_for_the_administrator(app, page):
+    log_in(page, "admin")
+    page.goto("/")
+    box = page.locator(".navbar").bounding_box()
+    assert box is not None and box["height"] < 60, box
+    expect(page.locator(".crm-welcome")).to_contain_text("Здравствуйте, Администратор!")
+    expect(page.locator("link[rel=icon]")).to_have_count(1)
