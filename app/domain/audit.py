@@ -31,6 +31,7 @@ from app.models.users import CrmUser
 _SKIPPED = {
     "search_text",
     "name_key",
+    "sort_key",
     "equipment_text",
     "changed_on",
     "changed_by_fk",

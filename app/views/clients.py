@@ -138,7 +138,8 @@ class OrganizationView(LandOnRecordMixin, ResponsibleDefaultMixin, UrlParamFilte
         "responsible",
     ]
     order_columns = ["name", "inn", "city", "email"]
-    base_order = ("name", "asc")
+    # By the name without its legal form: «АО «Балтхолдинг»» among the Б, not before every ООО.
+    base_order = ("sort_key", "asc")
     related_views = [ContactView, OrganizationRequestsView]
     list_template = "crm/organization_list.html"
     show_template = "crm/organization_show.html"

@@ -1,5 +1,6 @@
-"""The history reads like a manager's diary: human headlines, only real changes, and who became
-responsible for a client or a request (old → new names), whichever way it was changed."""
+"""The first hour of a new sales team, without a browser: a history that reads like a diary (human
+headlines, only real changes, the responsible manager's changes named), past reminders refused, the
+local date, and organisations sorted by their name without the legal form."""
 
 from __future__ import annotations
 
@@ -167,3 +168,15 @@ def test_a_new_request_is_dated_today_in_the_managers_zone(app, manager_client):
         with app.app_context():
             db.session.get(CrmUser, user_id(app, "ivanov")).timezone = None
             db.session.commit()
+
+
+def test_organisations_are_listed_by_name_without_their_legal_form(app, manager_client):
+    with app.app_context():
+        for name in ("ООО «Вектор»", "АО «Ясень»", "ИП Борисов Олег", "ЗАО Альфа"):
+            make_organization(name)
+        from app.models.clients import sort_key
+
+        assert sort_key("АО «Ясень»") == "ясень" and sort_key("ООО «Вектор»") == "вектор"
+    html = manager_client.get("/organizationview/list/").get_data(as_text=True)
+    order = [html.index(name) for name in ("ЗАО Альфа", "ИП Борисов Олег", "ООО «Вектор»", "АО «Ясень»")]
+    assert order == sorted(order)
