@@ -14,6 +14,7 @@ from app.models.clients import Contact, Organization
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
+from app.views.contact_rows import ContactRowsField, build_contacts
 from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
@@ -116,8 +117,10 @@ class OrganizationView(LandOnRecordMixin, ResponsibleDefaultMixin, UrlParamFilte
     edit_row_message = _l("The organisation is saved.")
     label_columns = ORGANIZATION_LABELS
     list_columns = ["name", "inn", "city", "phones", "email", "responsible"]
-    add_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
-    edit_columns = add_columns
+    edit_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
+    # A new organisation takes its first contacts on the same form; later ones have their own.
+    add_columns = [*edit_columns, "new_contacts"]
+    add_form_extra_fields = {"new_contacts": ContactRowsField(_l("Contacts"))}
     show_fieldsets = [
         (
             _l("Organisation"),
@@ -155,7 +158,14 @@ class OrganizationView(LandOnRecordMixin, ResponsibleDefaultMixin, UrlParamFilte
     add_form_query_rel_fields = {"responsible": access.ASSIGNABLE_USER_FILTERS}
     edit_form_query_rel_fields = {"responsible": access.ORGANIZATION_ASSIGNEE_FILTERS}
 
+    def process_form(self, form, is_created: bool) -> None:
+        """The contact rows become Contact records, not a column of the organisation."""
+        if is_created and "new_contacts" in form:
+            g.new_contact_rows = [entry.form.data for entry in form.new_contacts.entries]
+            del form["new_contacts"]
+
     def pre_add(self, item: Organization) -> None:
+        item.contacts.extend(build_contacts(getattr(g, "new_contact_rows", [])))
         if item.responsible is None:
             item.responsible = g.user
         if not access.check_responsible_change(item):

@@ -144,3 +144,28 @@ def test_the_navbar_fits_one_row_at_1366_pixels_for_the_administrator(app, page)
     assert box is not None and box["height"] < 60, box
     expect(page.locator(".crm-welcome")).to_contain_text("Здравствуйте, Администратор!")
     expect(page.locator("link[rel=icon]")).to_have_count(1)
+
+
+def test_a_new_organisation_takes_its_first_contacts_on_the_same_form(app, page):
+    log_in(page, "ivanov")
+    page.goto("/organizationview/add")
+    page.fill("input[name=name]", "ООО «С контактами»")
+    rows = page.locator("tr.crm-contact-row")
+    rows.nth(0).locator("input[name$=full_name]").fill("Орлов Игорь")
+    rows.nth(0).locator("input[name$=position]").fill("Главный инженер")
+    rows.nth(0).locator("input[name$=is_primary]").check()
+    page.get_by_role("button", name="Добавить контакт").click()
+    rows.nth(1).locator("input[name$=full_name]").fill("Зайцева Анна")
+    # Enter in a contact field does not save the half-filled form.
+    rows.nth(1).locator("input[name$=mobile_phone]").fill("+7 921 000-11-22")
+    rows.nth(1).locator("input[name$=mobile_phone]").press("Enter")
+    assert "/organizationview/add" in page.url
+    page.get_by_role("button", name="Сохранить").click()
+    page.wait_for_url(re.compile(r"/organizationview/show/\d+"))
+    page.get_by_role("link", name="Контактные лица").click()
+    contacts = page.locator("#ContactView")
+    expect(contacts).to_contain_text("Орлов Игорь")
+    expect(contacts).to_contain_text("Зайцева Анна")
+    expect(contacts).to_contain_text("Да")
+    expect(contacts).not_to_contain_text("None")
+    screenshot(page, "organisation-with-contacts.png")

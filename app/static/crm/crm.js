@@ -157,3 +157,21 @@ $(document).on("show.bs.collapse", ".panel-collapse", function () {
       placeholder.data("loading", false).html($("<p class='text-danger'>").text(xhr.status + " " + xhr.statusText));
     });
 });
+
+/* The contact rows of a new organisation: add and remove rows; Enter in a row does not save the form. */
+$(document).on("click", ".crm-rows-editor .crm-row-add", function () {
+  var editor = $(this).closest(".crm-rows-editor");
+  var body = editor.find("tbody");
+  var index = 0;
+  body.find("tr").each(function () { index = Math.max(index, Number($(this).data("index")) + 1); });
+  var row = $(editor.find("template.crm-row-template").html().replace(/__index__/g, index));
+  body.append(row);
+  row.find("input").first().focus();
+});
+$(document).on("click", ".crm-rows-editor .crm-row-remove", function () {
+  var body = $(this).closest("tbody");
+  if (body.find("tr").length > 1) { $(this).closest("tr").remove(); } else { $(this).closest("tr").find("input").val("").prop("checked", false); }
+});
+$(document).on("keydown", ".crm-rows-editor input", function (event) {
+  if (event.key === "Enter") { event.preventDefault(); }
+});
