@@ -361,6 +361,9 @@ def request_form_customer() -> Organization | None:
 
 def register_template_globals(app) -> None:
     app.add_template_global(request_form_customer)
+    app.add_template_global(status_badge)
+    app.add_template_global(delivery_badge)
+    app.add_template_global(equipment_summary)
     app.add_template_global(request_counts.status_counts, "request_status_counts")
     app.add_template_global({code.value: label for code, label in STATUS_LABELS.items()}, "request_statuses")
     app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")
