@@ -8,9 +8,11 @@ from zoneinfo import available_timezones
 from flask import current_app, has_request_context, request, session
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, user_logged_in, user_logged_out
 from limits.storage import storage_from_string
@@ -110,11 +112,31 @@ class CrmUserDBModelView(UserDBModelView):
     }
 
 
+class NotPublicRole(BaseFilter):
+    """Leaves out the role FAB keeps for anonymous visitors: the product has none."""
+
+    name = "not public"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        return query.filter(self.model.name != current_app.appbuilder.sm.auth_role_public)
+
+
+class CrmRoleModelView(RoleModelView):
+    """The product's roles by their Russian names; the unused "Public" role and the raw permission
+    dump stay out of the list."""
+
+    list_widget = ListWidget  # FAB's roles widget prints the raw permission list
+    list_columns = ["name"]
+    formatters_columns = {"name": role_label}
+    base_filters = [["name", NotPublicRole, None]]
+
+
 class CrmSecurityManager(SecurityManager):
     """Users, roles and logins; which records a user sees is app/access.py's decision."""
 
     user_model = CrmUser
     userdbmodelview = CrmUserDBModelView
+    rolemodelview = CrmRoleModelView
     authdbview = auth.AuthDBView
     security_api = auth.SecurityApi
 

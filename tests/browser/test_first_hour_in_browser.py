@@ -169,3 +169,54 @@ def test_a_new_organisation_takes_its_first_contacts_on_the_same_form(app, page)
     expect(contacts.locator(".label")).to_have_text("Основной")
     expect(contacts).not_to_contain_text("None")
     screenshot(page, "organisation-with-contacts.png")
+
+
+def test_admin_screens_are_russian_without_groups_or_public(app, page):
+    log_in(page, "admin")
+    page.goto("/users/list/")
+    table = page.locator("table").last
+    expect(table).to_contain_text("Менеджер")
+    expect(table).to_contain_text("Администратор")
+    expect(table).not_to_contain_text("True")
+    page.locator(".navbar").get_by_text("Безопасность").click()
+    menu = page.locator(".navbar .dropdown-menu:visible")
+    expect(menu).not_to_contain_text("Группы")
+    expect(menu).not_to_contain_text("Groups")
+    page.goto("/users/add")
+    form = page.locator("form#model_form")
+    for wrong in ("Groups", "Группы", "The user's password", "E-mail ользователя", "опредляющая", "Select Value"):
+        expect(form).not_to_contain_text(wrong)
+    form.locator(".select2-container").first.click()
+    offered = page.locator(".select2-results li")
+    expect(offered).to_have_count(2)
+    assert sorted(offered.all_inner_texts()) == ["Администратор", "Менеджер"]
+    page.goto("/roles/list/")
+    screenshot(page, "roles.png")
+    roles = page.locator("table").last
+    expect(roles).to_contain_text("Менеджер")
+    expect(roles).not_to_contain_text("Public")
+    expect(roles).not_to_contain_text("can_")
+
+
+def test_reminder_rows_stay_inside_their_panel(app, page):
+    from datetime import timedelta
+
+    from app.domain import reminders as reminder_domain
+    from app.models import CrmUser
+    from app.models.stamps import utcnow
+
+    with app.app_context():
+        org = make_organization("ООО «Длинный текст»")
+        ivanov = db.session.query(CrmUser).filter_by(username="ivanov").one()
+        long_text = "Позвонить главному инженеру по поводу сроков поставки и уточнить цену и монтаж. " * 3
+        for hours, text in ((-2, long_text), (3, "Отправить счёт"), (40, "Встреча")):
+            reminder_domain.create_reminder(db.session, ivanov, text, utcnow() + timedelta(hours=hours), organization=org)
+        db.session.commit()
+    log_in(page, "ivanov")
+    page.goto("/reminders/")
+    panel = page.locator(".panel").first.bounding_box()
+    assert panel is not None
+    for row in page.locator("tr.crm-reminder").all():
+        box = row.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1, (box, panel)
+    screenshot(page, "reminders.png")
