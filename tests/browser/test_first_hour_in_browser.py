@@ -210,7 +210,8 @@ def test_reminder_rows_stay_inside_their_panel(app, page):
         ivanov = db.session.query(CrmUser).filter_by(username="ivanov").one()
         long_text = "Позвонить главному инженеру по поводу сроков поставки и уточнить цену и монтаж. " * 3
         for hours, text in ((-2, long_text), (3, "Отправить счёт"), (40, "Встреча")):
-            reminder_domain.create_reminder(db.session, ivanov, text, utcnow() + timedelta(hours=hours), organization=org)
+            due = utcnow() + timedelta(hours=hours)
+            reminder_domain.create_reminder(db.session, ivanov, text, due, organization=org)
         db.session.commit()
     log_in(page, "ivanov")
     page.goto("/reminders/")
