@@ -220,4 +220,4 @@ def test_reminder_rows_stay_inside_their_panel(app, page):
     for row in page.locator("tr.crm-reminder").all():
         box = row.bounding_box()
         assert box is not None and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1, (box, panel)
-    screenshot(page, "reminders.png")
+    screenshot(page, "reminders-long-text.png")
