@@ -36,7 +36,7 @@ def _scope_field() -> SelectField:
         _l("Records he may see"),
         choices=[(scope.value, label) for scope, label in SCOPE_LABELS.items()],
         default="own",
-        widget=Select2Widget(),
+        render_kw={"class": "form-control"},
         description=_l("Managers with «own» see only clients and requests where they are responsible."),
     )
 

@@ -180,3 +180,22 @@ def test_organisations_are_listed_by_name_without_their_legal_form(app, manager_
     html = manager_client.get("/organizationview/list/").get_data(as_text=True)
     order = [html.index(name) for name in ("ЗАО Альфа", "ИП Борисов Олег", "ООО «Вектор»", "АО «Ясень»")]
     assert order == sorted(order)
+
+
+def test_values_are_shown_the_russian_way(app):
+    from datetime import UTC, date, datetime
+    from types import SimpleNamespace
+
+    from app.formatting import cell, file_size, person
+
+    with app.test_request_context("/"):
+        assert file_size(303) == "303\u00a0Б"
+        assert file_size(5017) == "4,9\u00a0КБ"
+        assert file_size(3 * 1024 * 1024) == "3,0\u00a0МБ"
+        assert cell(None) == "" and cell(None, empty="—") == "—"
+        assert cell(True) == "Да" and cell(False) == "Нет"
+        # Stored UTC, shown in the company's zone (Moscow), without seconds or microseconds.
+        assert cell(datetime(2026, 12, 1, 22, 19, 34, 208898, tzinfo=UTC)) == "02.12.2026 01:19"
+        assert cell(date(2026, 12, 2)) == "02.12.2026"
+        assert person(SimpleNamespace(first_name="Администратор", last_name="", username="admin")) == "Администратор"
+        assert person(SimpleNamespace(first_name="", last_name="", username="admin")) == "admin"
