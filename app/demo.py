@@ -28,7 +28,7 @@ from app import accounts
 from app.domain import request_counts
 from app.extensions import db
 from app.models.catalogue import CATALOGUE_FIELDS, CatalogueEntry
-from app.models.clients import Contact, Organization, name_key
+from app.models.clients import Contact, Organization, name_key, sort_key
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import (
     DeliveryChange,
@@ -492,6 +492,7 @@ class DemoBuilder:
                 }
             )
         org["name_key"] = name_key(name)
+        org["sort_key"] = sort_key(name)
         # In the order Organization.contacts loads them, so a later save computes the same text.
         ordered = sorted(contacts, key=lambda contact: (not contact["is_primary"], contact["full_name"]))
         org["search_text"] = Organization.build_search_text(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 
@@ -27,6 +28,8 @@ def local_datetime(value: datetime | None, pattern: str = "%d.%m.%Y %H:%M") -> s
 
 
 def local_date(value: date | None) -> str:
+    if isinstance(value, datetime):
+        return local_datetime(value)
     return value.strftime("%d.%m.%Y") if value else ""
 
 
@@ -39,11 +42,51 @@ def money(value: Decimal | None, currency: str | None = "RUB") -> str:
 
 
 def file_size(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+    """«303 Б», «4,9 КБ»: Russian units and a decimal comma in Russian, English ones otherwise."""
+    units = (_("B"), _("KB"), _("MB"), _("GB"))
+    value, unit = float(size), units[-1]
+    for candidate in units[:-1]:
+        if value < 1024:
+            unit = candidate
+            break
+        value /= 1024
+    text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
+    return f"{text.replace('.', _('.'))}\u00a0{unit}"
+
+
+def blank(value: object) -> str:
+    """An empty cell for an empty value: never «None»."""
+    return "" if value is None else str(value)
+
+
+def yes_no(flag: object) -> str:
+    return str(_("Yes")) if flag else str(_("No"))
+
+
+def cell(value: object, empty: str = "") -> object:
+    """A value as a list or page shows it: FAB would print None, True and ISO times with seconds."""
+    if value is None or value == "":
+        return empty
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, datetime):
+        return local_datetime(value)
+    if isinstance(value, date):
+        return local_date(value)
+    return value
+
+
+def person(user: object) -> str:
+    """A user's name without stray spaces: the administrator has a first name only."""
+    if user is None:
+        return ""
+    full = " ".join(f"{getattr(user, 'first_name', '') or ''} {getattr(user, 'last_name', '') or ''}".split())
+    return full or str(getattr(user, "username", "") or "")
+
+
+def local_today() -> date:
+    """Today in the user's time zone: at 01:26 in Moscow it is already tomorrow's date in UTC+3."""
+    return datetime.now(user_timezone()).date()
 
 
 def register(app) -> None:
@@ -53,6 +96,8 @@ def register(app) -> None:
     app.add_template_filter(file_size)
     app.add_template_filter(phone_links)
     app.add_template_filter(mail_link)
+    app.add_template_filter(cell)
+    app.add_template_filter(person)
 
 
 def phone_links(value: str | None) -> Markup:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.clients import Organization
@@ -21,12 +21,13 @@ def _like_pattern(text: str) -> str:
 
 
 def quick_search_clause(term: str) -> ColumnElement[bool] | None:
-    """Match the term in the organisation's search text; a phone-like term also by its digits."""
+    """Match every word of the term in the organisation's search text; a phone-like term also by its digits."""
     term = " ".join(term.split()).casefold()
     if not term:
         return None
     column = Organization.search_text
-    conditions = [column.like(_like_pattern(term), escape="\\")]
+    # Every word, anywhere: «Ромашка Казань» finds the company whose name and city hold them.
+    conditions = [and_(*(column.like(_like_pattern(word), escape="\\") for word in term.split()))]
     digits = phone_digits(term)
     if len(digits) >= 5 and set(term) <= _PHONE_CHARS:
         # A Russian number typed with its leading 8 or 7 is the same number as its last ten digits.
@@ -72,18 +73,23 @@ class RequestQuickSearchFilter(BaseFilter):
     def apply(self, query: Any, value: Any) -> Any:
         from app.models.requests import Request
 
-        term = " ".join(str(value or "").split())
-        if not term:
+        words = str(value or "").casefold().split()
+        if not words:
             return query
-        pattern = _like_pattern(term.casefold())
-        customers = select(Organization.id).where(Organization.search_text.like(pattern, escape="\\"))
-        return query.filter(
-            or_(
-                func.lower(Request.number).like(pattern, escape="\\"),
-                func.lower(Request.equipment_text).like(pattern, escape="\\"),
-                Request.organization_id.in_(customers),
+        # Every word must be found, each in any field: «OUUT X2-200» finds the item
+        # «Система очистки / OUUT / X2-200», whose words sit in different fields.
+        conditions = []
+        for word in words:
+            pattern = _like_pattern(word)
+            customers = select(Organization.id).where(Organization.search_text.like(pattern, escape="\\"))
+            conditions.append(
+                or_(
+                    func.lower(Request.number).like(pattern, escape="\\"),
+                    func.lower(Request.equipment_text).like(pattern, escape="\\"),
+                    Request.organization_id.in_(customers),
+                )
             )
-        )
+        return query.filter(and_(*conditions))
 
 
 class ValueEquals(BaseFilter):

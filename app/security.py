@@ -6,16 +6,21 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from flask import current_app, has_request_context, request, session
+from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.sqla.apis import UserApi as FabUserApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, ViewMenu, assoc_permissionview_role
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, user_logged_in, user_logged_out
 from limits.storage import storage_from_string
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField
+from wtforms.validators import DataRequired
 
 from app import auth
 from app.api.write_rules import WriteRulesMixin
@@ -35,15 +40,49 @@ def _scope_field() -> SelectField:
         _l("Records he may see"),
         choices=[(scope.value, label) for scope, label in SCOPE_LABELS.items()],
         default="own",
+        render_kw={"class": "form-control"},
         description=_l("Managers with «own» see only clients and requests where they are responsible."),
     )
+
+
+# Role names are data ("Admin", "Manager"); the screens show them in the user's language.
+ROLE_LABELS = {"Admin": _l("Administrator"), "Manager": _l("Manager"), "Public": _l("Guest")}
+
+
+def role_label(role: Any) -> str:
+    name = getattr(role, "name", role)
+    return str(ROLE_LABELS.get(name, name))
+
+
+def _roles_field() -> QuerySelectMultipleField:
+    """Roles a user can be given: the product's two, by their Russian names (no "Public")."""
+
+    def roles():
+        sm = current_app.appbuilder.sm
+        return sm.session.query(sm.role_model).filter(sm.role_model.name != sm.auth_role_public)
+
+    return QuerySelectMultipleField(
+        _l("Role"),
+        query_func=roles,
+        get_pk_func=lambda role: role.id,
+        get_label=role_label,
+        widget=Select2ManyWidget(),
+        validators=[DataRequired()],
+        description=_l("The user's role: what he may do in the application."),
+    )
+
+
+def _without_groups(columns: list[str]) -> list[str]:
+    """The product gives rights by role only: FAB's user groups are not offered."""
+    return [column for column in columns if column != "groups"]
 
 
 class CrmUserDBModelView(UserDBModelView):
     """User administration (administrator only) with the record scope and time zone."""
 
-    add_columns = [*UserDBModelView.add_columns, "record_scope", "timezone"]
-    edit_columns = [*UserDBModelView.edit_columns, "record_scope", "timezone"]
+    add_columns = [*_without_groups(UserDBModelView.add_columns), "record_scope", "timezone"]
+    edit_columns = [*_without_groups(UserDBModelView.edit_columns), "record_scope", "timezone"]
+    validators_columns = {}
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "record_scope"]
     show_fieldsets = [
         *UserDBModelView.show_fieldsets[:1],
@@ -61,18 +100,43 @@ class CrmUserDBModelView(UserDBModelView):
     }
     add_form_extra_fields = {
         **UserDBModelView.add_form_extra_fields,
+        "roles": _roles_field(),
         "record_scope": _scope_field(),
-        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default=""),
+        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default="", widget=Select2Widget()),
     }
     edit_form_extra_fields = {
+        "roles": _roles_field(),
         "record_scope": _scope_field(),
-        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default=""),
+        "timezone": SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default="", widget=Select2Widget()),
     }
-    formatters_columns = {"record_scope": lambda scope: SCOPE_LABELS.get(scope, scope)}
+    formatters_columns = {
+        "record_scope": lambda scope: SCOPE_LABELS.get(scope, scope),
+        "roles": lambda roles: ", ".join(role_label(role) for role in roles or []),
+        "active": lambda active: _l("Yes") if active else _l("No"),
+    }
 
     def pre_delete(self, item: CrmUser) -> None:
         """A user with history stays (FAB flashes the reason): deactivating him keeps who did what."""
         deletion.check_user_deletion(db.session, item.id)
+
+
+class NotPublicRole(BaseFilter):
+    """Leaves out the role FAB keeps for anonymous visitors: the product has none."""
+
+    name = "not public"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        return query.filter(self.model.name != current_app.appbuilder.sm.auth_role_public)
+
+
+class CrmRoleModelView(RoleModelView):
+    """The product's roles by their Russian names; the unused "Public" role and the raw permission
+    dump stay out of the list."""
+
+    list_widget = ListWidget  # FAB's roles widget prints the raw permission list
+    list_columns = ["name"]
+    formatters_columns = {"name": role_label}
+    base_filters = [["name", NotPublicRole, None]]
 
 
 class UserApi(WriteRulesMixin, FabUserApi):
@@ -90,6 +154,7 @@ class CrmSecurityManager(SecurityManager):
 
     user_model = CrmUser
     userdbmodelview = CrmUserDBModelView
+    rolemodelview = CrmRoleModelView
     authdbview = auth.AuthDBView
     user_api = UserApi
     security_api = auth.SecurityApi
@@ -115,6 +180,13 @@ class CrmSecurityManager(SecurityManager):
         app.after_request(auth.secure_every_response)
         self.jwt_manager.additional_claims_loader(self._account_claims)
         self.jwt_manager.token_in_blocklist_loader(self._token_revoked)
+
+    def register_views(self) -> None:
+        """FAB's security screens, without the user groups the product does not use."""
+        super().register_views()
+        security = self.appbuilder.menu.find("Security")
+        if security is not None:
+            security.childs = [item for item in security.childs if item.name != "List Groups"]
 
     def create_login_manager(self, app: Any) -> LoginManager:
         login_manager = super().create_login_manager(app)

@@ -101,9 +101,10 @@ def test_reminder_for_a_client_she_cannot_see_is_404(app, client):
 @pytest.mark.parametrize(
     ("zone", "local", "expected_utc"),
     [
-        ("Europe/Moscow", "2026-12-01T09:00", datetime(2026, 12, 1, 6, 0, tzinfo=UTC)),
-        ("Europe/Berlin", "2026-03-28T09:00", datetime(2026, 3, 28, 8, 0, tzinfo=UTC)),  # CET, UTC+1
-        ("Europe/Berlin", "2026-03-29T09:00", datetime(2026, 3, 29, 7, 0, tzinfo=UTC)),  # CEST since 02:00
+        # In the future: a time already gone is refused. Summer time in 2027 starts on 28 March.
+        ("Europe/Moscow", "2027-12-01T09:00", datetime(2027, 12, 1, 6, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "2027-03-27T09:00", datetime(2027, 3, 27, 8, 0, tzinfo=UTC)),  # CET, UTC+1
+        ("Europe/Berlin", "2027-03-28T09:00", datetime(2027, 3, 28, 7, 0, tzinfo=UTC)),  # CEST since 02:00
     ],
 )
 def test_times_are_entered_in_the_users_zone_and_fire_at_the_right_utc_instant(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
 from sqlalchemy import inspect
 from werkzeug.exceptions import BadRequest
 
@@ -55,12 +56,16 @@ class ReminderApi(WriteRulesMixin, ModelRestApi):
         if item.organization is not None and not access.can_see_organization(item.organization.id):
             raise BadRequest("organization")
         item.owner = g.user
+        if item.due_at is not None and reminder_domain.is_in_the_past(item.due_at):
+            raise BadRequest(_("This time has already passed: choose a time in the future."))
         reminder_domain.move(item, item.due_at)
         if item.request is not None:
             item.organization = None
 
     def pre_update(self, item: Reminder) -> None:
         if inspect(item).attrs.due_at.history.has_changes():
+            if reminder_domain.is_in_the_past(item.due_at):
+                raise BadRequest(_("This time has already passed: choose a time in the future."))
             done_at = item.done_at
             reminder_domain.move(item, item.due_at)  # a new time means a new e-mail
             item.done_at = done_at

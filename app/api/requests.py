@@ -155,7 +155,7 @@ class RequestApi(WriteRulesMixin, ModelRestApi):
         """
 
         def replace(req: Request, data: dict) -> None:
-            req.items = request_domain.build_items(data["items"])
+            request_domain.replace_items(req, data["items"])
 
         return self._apply(pk, ItemsSchema(), replace)
 

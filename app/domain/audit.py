@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
+from app.formatting import person
 from app.models.audit import AuditEntry
 from app.models.clients import Contact, Organization
 from app.models.reminders import Reminder
@@ -29,6 +31,7 @@ from app.models.users import CrmUser
 _SKIPPED = {
     "search_text",
     "name_key",
+    "sort_key",
     "equipment_text",
     "changed_on",
     "changed_by_fk",
@@ -75,21 +78,85 @@ def _columns(obj: Any) -> list[str]:
     return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in _SKIPPED and attr.key != "id"]
 
 
-def _snapshot(obj: Any) -> dict[str, list]:
-    return {key: [None, _plain(getattr(obj, key))] for key in _columns(obj) if getattr(obj, key) is not None}
+def _person(session: Session, user: Any) -> str | None:
+    """A user (object or id) by name: the history keeps who was responsible, not a number."""
+    if user is None:
+        return None
+    if not isinstance(user, CrmUser):
+        with session.no_autoflush:
+            found = session.get(CrmUser, user)
+        if found is None:
+            return str(user)
+        user = found
+    return person(user)
 
 
-def _diff(obj: Any) -> dict[str, list]:
+def _responsible_change(session: Session, obj: Any) -> list | None:
+    """[old name, new name] when the responsible manager changed, by relationship or by id.
+
+    Forms and the REST API set the relationship; its foreign key follows only during the flush,
+    after this listener ran, so the column's own history would miss the change."""
+    state = inspect(obj)
+    if "responsible" not in state.mapper.relationships:
+        return None
+    column = state.attrs.responsible_id.history
+    relation = state.attrs.responsible.history
+    old_id = column.deleted[0] if column.deleted else state.attrs.responsible_id.loaded_value
+    if old_id is NO_VALUE:
+        old_id = None
+    if relation.has_changes():
+        new = relation.added[0] if relation.added else None
+        new_id = new.id if new is not None else None
+        if new is not None and new_id is None:
+            return None  # a user being created in the same flush: not a manager yet
+    elif column.has_changes():
+        new = new_id = column.added[0] if column.added else None
+    else:
+        return None
+    if old_id == new_id:
+        return None
+    return [_person(session, old_id), _person(session, new)]
+
+
+def _snapshot(session: Session, obj: Any) -> dict[str, list]:
+    changes = {key: [None, _plain(getattr(obj, key))] for key in _columns(obj) if getattr(obj, key) is not None}
+    if "responsible" in inspect(obj).mapper.relationships:
+        responsible = obj.responsible if obj.responsible is not None else obj.responsible_id
+        changes.pop("responsible_id", None)
+        if responsible is not None:
+            changes["responsible_id"] = [None, _person(session, responsible)]
+    return changes
+
+
+def _diff(session: Session, obj: Any) -> dict[str, list]:
     state = inspect(obj)
     changes = {}
     for key in _columns(obj):
+        if key == "responsible_id" and "responsible" in state.mapper.relationships:
+            continue
         history = state.attrs[key].history
         if history.has_changes():
             old = history.deleted[0] if history.deleted else None
             new = history.added[0] if history.added else None
             if _plain(old) != _plain(new):
                 changes[key] = [_plain(old), _plain(new)]
+    responsible = _responsible_change(session, obj)
+    if responsible is not None:
+        changes["responsible_id"] = responsible
     return changes
+
+
+def _title(obj: Any) -> str:
+    """A human headline for the record: never the Python object's name."""
+    if isinstance(obj, StatusChange | DeliveryChange):
+        return obj.new_value or ""
+    if isinstance(obj, RequestComment | Reminder):
+        return " ".join((obj.text or "").split())
+    if isinstance(obj, RequestDocument):
+        return obj.original_name or ""
+    if isinstance(obj, CrmUser):
+        return obj.username or ""
+    return str(obj)
 
 
 def _placement(obj: Any) -> tuple[int | None, int | None, Any, Any]:
@@ -123,11 +190,11 @@ def _record(session: Session, _flush_context, _instances) -> None:
             if entity is None:
                 continue
             if action == "update":
-                changes = _diff(obj)
+                changes = _diff(session, obj)
                 if not changes:
                     continue
             elif action == "create":
-                changes = _snapshot(obj)
+                changes = _snapshot(session, obj)
             else:
                 changes = {key: [_plain(getattr(obj, key)), None] for key in _columns(obj)}
             organization_id, request_id, organization, request = _placement(obj)
@@ -137,7 +204,7 @@ def _record(session: Session, _flush_context, _instances) -> None:
                 action=action,
                 entity=entity,
                 entity_id=getattr(obj, "id", None),
-                label=str(obj)[:255],
+                label=_title(obj)[:255],
                 organization_id=organization_id,
                 request_id=request_id,
                 changes=json.dumps(changes, ensure_ascii=False, default=str),

@@ -47,6 +47,15 @@ def quick_choices(now: datetime, zone: ZoneInfo) -> dict[str, datetime]:
     }
 
 
+# A form filled slowly may name the current minute once it is sent: a few minutes' grace.
+PAST_GRACE = timedelta(minutes=5)
+
+
+def is_in_the_past(due_at: datetime, now: datetime | None = None) -> bool:
+    """A reminder for a time already gone would fire at once, unnoticed: form and API refuse it."""
+    return as_utc(due_at) < (now or utcnow()) - PAST_GRACE
+
+
 def create_reminder(
     session: Session,
     owner: CrmUser,

@@ -4,7 +4,6 @@ comments and documents. Views and the API call these; each change is stamped wit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import event
@@ -14,6 +13,7 @@ from app.domain import events
 from app.domain.catalogue import remember_items
 from app.domain.numbering import next_request_number
 from app.files import StoredFile, discard
+from app.formatting import local_today
 from app.models.requests import (
     DeliveryChange,
     DeliveryStatus,
@@ -42,9 +42,26 @@ def build_items(rows: Iterable[Mapping[str, object]]) -> list[RequestItem]:
     return items
 
 
+def replace_items(request: Request, rows: Iterable[Mapping[str, object]]) -> None:
+    """Give the request these items, keeping the rows that stay as they are: the history then
+    shows only real changes, not every item deleted and added again on each save."""
+    wanted = build_items(rows)
+    kept = list(request.items)
+    for index, new in enumerate(wanted):
+        if index < len(kept):
+            old = kept[index]
+            for field in (*ITEM_FIELDS[:-1], "quantity", "position"):
+                if getattr(old, field) != getattr(new, field):
+                    setattr(old, field, getattr(new, field))
+        else:
+            request.items.append(new)
+    for old in kept[len(wanted) :]:
+        request.items.remove(old)
+
+
 def prepare_new_request(request: Request, session: Session, author: User | None) -> None:
     """Fill what the system decides for a new request: number, defaults, first history lines."""
-    request.request_date = request.request_date or date.today()
+    request.request_date = request.request_date or local_today()
     with session.no_autoflush:  # the request itself is not in the session yet
         request.number = next_request_number(session, request.request_date)
     request.status = request.status or RequestStatus.PREPARING_OFFER
@@ -116,7 +133,10 @@ def _keep_equipment_in_step(session: Session, _flush_context, _instances) -> Non
             requests[id(obj)] = obj
         elif isinstance(obj, RequestItem) and obj.request is not None:
             requests[id(obj.request)] = obj.request
-    new_items = [obj for obj in session.new if isinstance(obj, RequestItem)]
+    # An item edited in place teaches the catalogue its new values as a new item would.
+    new_items = [obj for obj in session.new if isinstance(obj, RequestItem)] + [
+        obj for obj in session.dirty if isinstance(obj, RequestItem) and session.is_modified(obj)
+    ]
     for request in requests.values():
         if request in session.deleted:
             continue

@@ -9,13 +9,14 @@ from sqlalchemy.sql.expression import false as sql_false
 
 from app.models.stamps import StampedMixin
 from app.models.users import CrmUser
-from app.normalize import name_key, phone_digits  # the one normalisation, shared with search and import
+from app.normalize import name_key, phone_digits, sort_key, without_legal_form  # noqa: F401  (the one normalisation, shared with search and import)
 
 
 class Organization(StampedMixin, Model):
     __tablename__ = "organization"
     __table_args__ = (
-        Index("ix_organization_name", "name", "id"),  # the list's order
+        Index("ix_organization_name", "name", "id"),
+        Index("ix_organization_sort_key", "sort_key", "id"),  # the list's order
         # With the id: the check "his, or one of his requests' clients" reads only the index.
         Index("ix_organization_responsible_visible", "responsible_id", "id"),
         # The quick search's LIKE '%...%' on PostgreSQL (pg_trgm); on SQLite an index on no rows.
@@ -31,6 +32,7 @@ class Organization(StampedMixin, Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     name_key: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    sort_key: Mapped[str] = mapped_column(String(255), nullable=False, default="", server_default="")
     inn: Mapped[str | None] = mapped_column(String(12), index=True)
     industry: Mapped[str | None] = mapped_column(String(255))
     city: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -111,7 +113,7 @@ def _organization_of(session: Session, contact: Contact) -> Organization | None:
 
 @event.listens_for(Session, "before_flush")
 def _refresh_derived_columns(session: Session, _flush_context, _instances) -> None:
-    """Keep name_key and search_text true to the organisation and its contacts."""
+    """Keep name_key, sort_key and search_text true to the organisation and its contacts."""
     touched: dict[int, tuple[Organization, set[int]]] = {}
 
     def touch(org: Organization | None, removed_contact: Contact | None = None) -> None:
@@ -135,6 +137,7 @@ def _refresh_derived_columns(session: Session, _flush_context, _instances) -> No
         if org in session.deleted:
             continue
         org.name_key = name_key(org.name)
+        org.sort_key = sort_key(org.name)
         contacts = [c for c in org.contacts if id(c) not in removed and c not in session.deleted]
         contacts += [
             c

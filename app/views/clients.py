@@ -13,11 +13,12 @@ from app.domain import deletion
 from app.extensions import db
 from app.formatting import mail_link, phone_links
 from app.models.clients import Contact, Organization
+from app.models.requests import Request
 from app.search import HasRequestWithStatus, QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, form_validators
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
+from app.views.contact_rows import ContactRowsField, build_contacts
 from app.views.export import ExportMixin
-from app.views.requests import OrganizationRequestsView
 
 ORGANIZATION_LABELS = {
     "name": _l("Name"),
@@ -50,19 +51,41 @@ CONTACT_LABELS = {
 }
 
 
+# The organisation page lists its latest requests; the whole list is a link away.
+ORGANIZATION_PAGE_REQUESTS = 50
+
+
+class LandOnRecordMixin:
+    """After saving, the user lands on the record he saved, even when the form was opened by a
+    direct URL (FAB would go back to its remembered page, else to the start page)."""
+
+    def post_add(self, item) -> None:
+        g.saved_record_id = item.id
+
+    def post_add_redirect(self):
+        saved = getattr(g, "saved_record_id", None)
+        return redirect(url_for(".show", pk=saved)) if saved else super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        pk = request.view_args.get("pk") if request.view_args else None
+        return redirect(url_for(".show", pk=pk)) if pk else super().post_edit_redirect()
+
+
 class OrganizationListWidget(ListWidget):
     """Rows whose action buttons appear on hover, with the quick card popup."""
 
     template = "crm/organization_list_widget.html"
 
 
-class ContactView(ExportMixin, CrmModelView):
+class ContactView(ExportMixin, LandOnRecordMixin, CrmModelView):
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS
     list_title = _l("Contacts")
     show_title = _l("Contact")
     add_title = _l("New contact")
     edit_title = _l("Edit contact")
+    add_row_message = _l("The contact is saved.")
+    edit_row_message = _l("The contact is saved.")
     label_columns = CONTACT_LABELS
     list_columns = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "organization"]
     add_columns = [
@@ -124,18 +147,22 @@ class ContactView(ExportMixin, CrmModelView):
         access.check_contact_write(item, deleting=True)
 
 
-class OrganizationView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
+class OrganizationView(ExportMixin, LandOnRecordMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
     list_title = _l("Organisations")
     show_title = _l("Organisation")
     add_title = _l("New organisation")
     edit_title = _l("Edit organisation")
+    add_row_message = _l("The organisation is saved.")
+    edit_row_message = _l("The organisation is saved.")
     label_columns = ORGANIZATION_LABELS
     list_columns = ["name", "inn", "city", "phones", "email", "responsible"]
     formatters_columns = {"phones": phone_links, "email": mail_link}  # one tap dials or writes
-    add_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
-    edit_columns = add_columns
+    edit_columns = ["name", "inn", "industry", "city", "address", "phones", "email", "website", "notes", "responsible"]
+    # A new organisation takes its first contacts on the same form; later ones have their own.
+    add_columns = [*edit_columns, "new_contacts"]
+    add_form_extra_fields = {"new_contacts": ContactRowsField(_l("Contacts"))}
     show_fieldsets = [
         (
             _l("Organisation"),
@@ -156,10 +183,14 @@ class OrganizationView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixi
         "responsible",
     ]
     order_columns = ["name", "inn", "city", "email"]
-    base_order = ("name", "asc")
-    related_views = [ContactView, OrganizationRequestsView]
+    # By the name without its legal form: «АО «Балтхолдинг»» among the Б, not before every ООО.
+    base_order = ("sort_key", "asc")
+    # The contacts and requests tabs are drawn by the page itself from two plain queries (see
+    # _get_show_widget): FAB's related list widgets cost more CPU than a whole list page.
+    related_views = []
     list_template = "crm/organization_list.html"
     show_template = "crm/organization_show.html"
+    edit_template = "crm/edit_fields.html"
     list_widget = OrganizationListWidget
     validators_columns = form_validators(ORGANIZATION_RULES)
     page_size = 25
@@ -178,7 +209,14 @@ class OrganizationView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixi
     def delete_refusal(self, item: Organization) -> str | None:
         return deletion.organization_deletion_refusal(db.session, item)
 
+    def process_form(self, form, is_created: bool) -> None:
+        """The contact rows become Contact records, not a column of the organisation."""
+        if is_created and "new_contacts" in form:
+            g.new_contact_rows = [entry.form.data for entry in form.new_contacts.entries]
+            del form["new_contacts"]
+
     def pre_add(self, item: Organization) -> None:
+        item.contacts.extend(build_contacts(getattr(g, "new_contact_rows", [])))
         if item.responsible is None:
             item.responsible = g.user
         access.check_responsible_write(item)
@@ -197,6 +235,15 @@ class OrganizationView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixi
         """The page's template also gets the organisation FAB fetched through the access policy."""
         widgets = super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
         widgets["organization"] = item
+        widgets["contacts"] = list(item.contacts)
+        requests = db.session.scalars(
+            access.visible_requests()
+            .where(Request.organization_id == item.id)
+            .order_by(Request.request_date.desc(), Request.id.desc())
+            .limit(ORGANIZATION_PAGE_REQUESTS + 1)
+        ).all()
+        widgets["requests"] = requests[:ORGANIZATION_PAGE_REQUESTS]
+        widgets["more_requests"] = len(requests) > ORGANIZATION_PAGE_REQUESTS
         return widgets
 
     @expose("/card/<int:pk>")

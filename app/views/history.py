@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from app import access
 from app.extensions import db
+from app.formatting import person
 from app.models.audit import AuditEntry
 from app.models.clients import Organization
 from app.models.reminders import Reminder
@@ -31,6 +32,26 @@ ENTITY_LABELS = {
     "delivery": _l("Delivery"),
 }
 ACTION_LABELS = {"create": _l("added"), "update": _l("changed"), "delete": _l("deleted")}
+# Whole headlines, so that each noun gets its own gender in Russian («Организация … добавлена»).
+HEADLINES = {
+    ("organization", "create"): _l("Organisation «%(label)s» added"),
+    ("organization", "update"): _l("Organisation «%(label)s» changed"),
+    ("organization", "delete"): _l("Organisation «%(label)s» deleted"),
+    ("contact", "create"): _l("Contact «%(label)s» added"),
+    ("contact", "update"): _l("Contact «%(label)s» changed"),
+    ("contact", "delete"): _l("Contact «%(label)s» deleted"),
+    ("request", "create"): _l("Request «%(label)s» added"),
+    ("request", "update"): _l("Request «%(label)s» changed"),
+    ("request", "delete"): _l("Request «%(label)s» deleted"),
+    ("item", "create"): _l("Equipment item «%(label)s» added"),
+    ("item", "update"): _l("Equipment item «%(label)s» changed"),
+    ("item", "delete"): _l("Equipment item «%(label)s» deleted"),
+    ("document", "create"): _l("Document «%(label)s» attached"),
+    ("document", "delete"): _l("Document «%(label)s» deleted"),
+    ("comment", "create"): _l("Comment added"),
+    ("status", "create"): _l("Status: «%(label)s»"),
+    ("delivery", "create"): _l("Delivery status: «%(label)s»"),
+}
 FIELD_LABELS = {
     **ORGANIZATION_LABELS,
     **CONTACT_LABELS,
@@ -53,6 +74,8 @@ FIELD_LABELS = {
 }
 _CODED = {**STATUS_LABELS, **DELIVERY_LABELS}
 _HIDDEN = {"request_id", "organization_id", "author_id", "uploaded_by_fk", "changed_by_fk", "content_type", "purpose"}
+# Per kind of record: what its headline already says, or what means nothing to a manager.
+_HIDDEN_FOR = {"item": {"position"}, "status": {"new_value"}, "delivery": {"new_value"}, "document": {"original_name"}}
 
 
 @dataclass
@@ -72,18 +95,36 @@ def _value(value) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+def _title(entry: AuditEntry, changes: dict) -> str:
+    """The record's name for the headline, taken from the recorded values where they say more (and
+    where entries written before titles existed hold a Python object's name)."""
+    recorded = {field: values[1] for field, values in changes.items() if isinstance(values, list) and len(values) == 2}
+    if entry.entity in ("status", "delivery"):
+        return _value(recorded.get("new_value") or entry.label)
+    if entry.entity == "document" and recorded.get("original_name"):
+        return str(recorded["original_name"])
+    label = entry.label or ""
+    return label if len(label) <= 80 else label[:79] + "…"
+
+
 def _line(entry: AuditEntry) -> HistoryLine:
     changes = json.loads(entry.changes or "{}")
+    hidden = _HIDDEN | _HIDDEN_FOR.get(entry.entity, set())
     details = []
     for field, (old, new) in changes.items():
-        if field in _HIDDEN:
+        if field in hidden:
             continue
         label = FIELD_LABELS.get(field, field)
         change = _value(new) if entry.action == "create" else f"{_value(old)} → {_value(new)}"
         details.append(f"{label}: {change}")
-    entity = ENTITY_LABELS.get(entry.entity, entry.entity)
-    what = f"{entity} «{entry.label}» {ACTION_LABELS.get(entry.action, entry.action)}"
-    return HistoryLine(entry.occurred_on, entry.user.get_full_name() if entry.user else "", what, details)
+    headline = HEADLINES.get((entry.entity, entry.action))
+    title = _title(entry, changes)
+    if headline is not None:
+        what = str(headline) % {"label": title}
+    else:
+        entity = ENTITY_LABELS.get(entry.entity, entry.entity)
+        what = f"{entity} «{title}» {ACTION_LABELS.get(entry.action, entry.action)}"
+    return HistoryLine(entry.occurred_on, person(entry.user), what, details)
 
 
 def _history(condition) -> list[HistoryLine]:

@@ -33,6 +33,10 @@ PRESET_LABELS = {
 }
 
 
+def _past_message() -> str:
+    return _("This time has already passed: choose a time in the future.")
+
+
 class ReminderForm(FlaskForm):
     text = TextAreaField(_l("What to do"), [DataRequired(), form_validator(NOTES)])
     due = DateTimeLocalField(_l("When"), [Optional()], format="%Y-%m-%dT%H:%M")
@@ -109,6 +113,8 @@ class RemindersView(BaseView):
             due = _chosen_time(form)
             if due is None:
                 form.due.errors.append(_("Choose when to remind you."))
+            elif reminder_domain.is_in_the_past(due):
+                form.due.errors.append(_past_message())
             else:
                 reminder = reminder_domain.create_reminder(
                     db.session, g.user, form.text.data, due, organization=organization, request=client_request
@@ -161,6 +167,8 @@ class RemindersView(BaseView):
         due = _chosen_time(form) if form.validate() else None
         if due is None:
             flash(_("Choose when to remind you."), "danger")
+        elif reminder_domain.is_in_the_past(due):
+            flash(_past_message(), "danger")
         else:
             reminder_domain.move(reminder, due)
             db.session.commit()

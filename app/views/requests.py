@@ -3,8 +3,6 @@ with its status and delivery histories, documentation timeline and finance block
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import DatePickerWidget
@@ -24,7 +22,8 @@ from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, st
 from app.domain.reports import ReceivedFrom, ReceivedTo
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
-from app.formatting import money
+from app.formatting import local_date, local_today, money
+from app.models.clients import Organization
 from app.models.requests import (
     DELIVERY_LABELS,
     STATUS_LABELS,
@@ -140,6 +139,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
         "contract_price": money,
         "next_step_on": next_step_badge,
         "activity": activity_badge,
+        "request_date": local_date,
     }
     order_columns = ["request_date", "number", "status", "delivery_status", "contract_price", "next_step_on"]
     base_order = ("id", "desc")
@@ -183,7 +183,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
     add_form_extra_fields = {
         "equipment": EquipmentField(_l("Contract subject")),
         # Today unless the manager says otherwise.
-        "request_date": DateField(_l("Date"), [DataRequired()], default=date.today, widget=DatePickerWidget()),
+        "request_date": DateField(_l("Date"), [DataRequired()], default=local_today, widget=DatePickerWidget()),
     }
     edit_form_extra_fields = {"equipment": EquipmentField(_l("Contract subject"))}
     add_fieldsets = [
@@ -211,6 +211,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
     list_template = "crm/request_list.html"
     list_widget = RequestListWidget
     show_template = "crm/request_show.html"
+    add_template = "crm/request_add.html"
     page_size = 25
     add_row_message = _l("The request is saved.")
     edit_row_message = _l("The request is saved.")
@@ -227,7 +228,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
 
     def pre_update(self, item: Request) -> None:
         access.check_responsible_write(item)
-        item.items = request_domain.build_items(g.equipment_rows)
+        request_domain.replace_items(item, g.equipment_rows)
 
     def post_add(self, item: Request) -> None:
         g.saved_request_id = item.id
@@ -374,7 +375,19 @@ class OrganizationRequestsView(RequestView):
     ]
 
 
+def request_form_customer() -> Organization | None:
+    """The customer a new request form was opened for (from an organisation), if the user sees it."""
+    raw = request.args.get("_flt_0_organization", "")
+    if not raw.isdigit() or not access.can_see_organization(int(raw)):
+        return None
+    return db.session.get(Organization, int(raw))
+
+
 def register_template_globals(app) -> None:
+    app.add_template_global(request_form_customer)
+    app.add_template_global(status_badge)
+    app.add_template_global(delivery_badge)
+    app.add_template_global(equipment_summary)
     app.add_template_global(request_counts.status_counts, "request_status_counts")
     app.add_template_global({code.value: label for code, label in STATUS_LABELS.items()}, "request_statuses")
     app.add_template_global(lambda code: STATUS_LABELS.get(code, code), "request_status_label")

@@ -27,7 +27,7 @@ def test_administrator_creates_a_manager_with_scope_own_who_then_sees_only_his_c
     page.fill("input[name=username]", "novikova")
     page.fill("input[name=email]", "novikova@example.ru")
     page.locator("#s2id_roles, .select2-container").first.click()
-    page.keyboard.type("Manager")
+    page.keyboard.type("Менеджер")  # roles are shown by their Russian names
     page.keyboard.press("Enter")
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=conf_password]", PASSWORD)
