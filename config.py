@@ -83,7 +83,7 @@ class Config:
                 r"can_.*",
             ],
             [r"(OrganizationApi|ContactApi|RequestApi|CatalogueApi|ReminderApi|AgentApi)", r"can_.*"],
-            [r"(Organizations|Contacts|Client base|Requests|Board|Import)", "menu_access"],
+            [r"(Organizations|Contacts|Client base|Requests|Board|Import|Reports)", "menu_access"],
             [r"(UserInfoEditView|ResetMyPasswordView)", r"can_.*"],
             [r"(UserDBModelView)", r"can_userinfo"],
             [r"(UserDBModelView)", r"resetmypassword"],

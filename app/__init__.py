@@ -93,7 +93,7 @@ def _register_views(appbuilder) -> None:
     )
     appbuilder.add_view(RequestView, "Requests", label=_l("Requests"), icon="fa-file-text-o")
     appbuilder.add_view(BoardView, "Board", label=_l("Board"), icon="fa-columns")
-    appbuilder.add_view_no_menu(ReportsView)  # linked from «Сегодня» and the board for whom may see it
+    appbuilder.add_view(ReportsView, "Reports", label=_l("Reports"), icon="fa-bar-chart")
     appbuilder.add_view_no_menu(OrganizationRequestsView)
     appbuilder.add_view_no_menu(RemindersView)  # reached from the navigation bar's signal
     appbuilder.add_view_no_menu(AgentSettingsView)

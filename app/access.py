@@ -48,6 +48,17 @@ def may_see_reports(user: CrmUser | None) -> bool:
     return user is not None and sees_everything(user)
 
 
+# Menu entries of tools for the whole department; their views check the same rules themselves.
+DEPARTMENT_MENU_ENTRIES = {"Reports": may_see_reports, "Import": lambda user: may_import_clients(user)}
+
+
+def shows_menu_entry(user: CrmUser | None, name: str) -> bool:
+    """Whether the menu offers the entry to the user: a manager with scope "own" is not shown
+    tools that would only refuse him."""
+    rule = DEPARTMENT_MENU_ENTRIES.get(name)
+    return rule is None or (bool(getattr(user, "is_authenticated", False)) and rule(user))
+
+
 def organization_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
     """The condition an organisation must meet to be visible to the user; None means all.
 

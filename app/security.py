@@ -22,7 +22,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField
 from wtforms.validators import DataRequired
 
-from app import auth
+from app import access, auth
 from app.api.write_rules import WriteRulesMixin
 from app.domain import deletion
 from app.extensions import db
@@ -227,6 +227,8 @@ class CrmSecurityManager(SecurityManager):
     def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
         """FAB's check, with a database role's permissions read once per request: FAB asks the
         database once per menu entry and button (some twenty queries for an administrator's page)."""
+        if permission_name == "menu_access" and not access.shows_menu_entry(user, view_name):
+            return False
         roles = self.get_user_roles(user)
         if any(
             role.name in self.builtin_roles and self._has_access_builtin_roles(role, permission_name, view_name)

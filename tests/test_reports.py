@@ -155,3 +155,13 @@ def test_a_name_that_looks_like_a_formula_is_exported_as_text(app):
         _workbook(report).save(content)
     cell = load_workbook(io.BytesIO(content.getvalue())).worksheets[0]["A4"]
     assert cell.value == '=HYPERLINK("http://evil.example","Иванов")' and cell.data_type == "s"
+
+
+def test_the_menu_offers_reports_and_import_only_to_whom_they_serve(app, client):
+    """Petrova (scope "own") would only be refused there: the menu does not show her the entries."""
+    for username, shown in [("admin", True), ("ivanov", True), ("petrova", False)]:
+        login(client, username)
+        page = client.get("/requestview/list/").get_data(as_text=True)
+        assert ('href="/reports/"' in page) is shown, username
+        assert ('href="/imports/"' in page) is shown, username
+        client.get("/logout/")
