@@ -128,6 +128,11 @@ class Config:
         float(s) for s in os.environ.get("REMINDER_RETRY_DELAYS", "30,60,120,300,600,900,1800,1800,1800").split(",")
     ]
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    # Currencies a request may be priced in; the administrator adds more with
+    # CRM_EXTRA_CURRENCIES="KZT,BYN" (three-letter ISO 4217 codes).
+    CURRENCIES = ["RUB", "USD", "EUR", "CNY"] + [
+        code.strip().upper() for code in os.environ.get("CRM_EXTRA_CURRENCIES", "").split(",") if code.strip()
+    ]
 
     @classmethod
     def finalize(cls, settings: dict) -> None:

@@ -12,6 +12,10 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config.from_object(config_class)
     config_class.finalize(app.config)
 
+    from app.errors import install_strict_converters
+
+    install_strict_converters(app)  # before any route: ids in paths are ASCII and within bigint
+
     from app.extensions import appbuilder, csrf, db, mail, migrate
 
     db.init_app(app)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import g
-from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.base import CrmModelRestApi
 from app.models.clients import Contact, Organization
 from app.search import QuickSearchFilter
 from app.validation import CONTACT_RULES, ORGANIZATION_RULES, api_validators
@@ -16,7 +16,7 @@ ORGANIZATION_FIELDS = ["name", "inn", "industry", "city", "address", "phones", "
 CONTACT_FIELDS = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "notes"]
 
 
-class OrganizationApi(ModelRestApi):
+class OrganizationApi(CrmModelRestApi):
     resource_name = "organization"
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
@@ -44,7 +44,7 @@ class OrganizationApi(ModelRestApi):
             raise BadRequest("responsible")
 
 
-class ContactApi(ModelRestApi):
+class ContactApi(CrmModelRestApi):
     resource_name = "contact"
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS

@@ -5,31 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import g, request
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.base import CrmModelRestApi
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.models.requests import DeliveryStatus, Request, RequestStatus
 from app.search import RequestQuickSearchFilter
-from app.validation import NOTES_MAX_LENGTH, SINGLE_LINE, api_validator, api_validators
-from app.views.requests import FINANCE_RULES
+from app.validation import (
+    COMMENT_RULES,
+    FINANCE_RULES,
+    ITEM_RULES,
+    api_parser_validator,
+    api_validator,
+    api_validators,
+    parse_money,
+    parse_quantity,
+)
 
 FINANCE_FIELDS = ["payment_terms", "contract_number", "invoice_number", "contract_price", "currency", "finance_comment"]
 ITEM_COLUMNS = ["items.equipment_type", "items.name", "items.subname", "items.capacity", "items.quantity"]
 
 
 class ItemSchema(Schema):
-    equipment_type = fields.String(
-        required=True, validate=[validate.Length(min=1, max=255), api_validator(SINGLE_LINE)]
-    )
-    name = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    subname = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    capacity = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    equipment_type = fields.String(required=True, validate=api_validator(*ITEM_RULES["equipment_type"]))
+    name = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["name"]))
+    subname = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["subname"]))
+    capacity = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["capacity"]))
+    # 1.5 is refused, not truncated to 1 (the form's rule: app/validation.py parse_quantity).
+    quantity = fields.Raw(load_default=1, validate=api_parser_validator(parse_quantity))
 
 
 class ItemsSchema(Schema):
@@ -37,7 +45,7 @@ class ItemsSchema(Schema):
 
 
 class ChangeSchema(Schema):
-    comment = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+    comment = fields.String(required=True, validate=api_validator(*COMMENT_RULES))
 
 
 class StatusChangeSchema(ChangeSchema):
@@ -49,10 +57,10 @@ class DeliveryChangeSchema(ChangeSchema):
 
 
 class CommentSchema(Schema):
-    text = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+    text = fields.String(required=True, validate=api_validator(*COMMENT_RULES))
 
 
-class RequestApi(ModelRestApi):
+class RequestApi(CrmModelRestApi):
     resource_name = "request"
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
@@ -87,6 +95,7 @@ class RequestApi(ModelRestApi):
     order_columns = ["id", "number", "request_date", "status", "contract_price"]
     base_order = ("id", "desc")
     validators_columns = api_validators(FINANCE_RULES)
+    input_parsers = {"contract_price": parse_money}
     add_query_rel_fields = {
         "organization": access.ORGANIZATION_BASE_FILTERS,
         "responsible": access.ASSIGNABLE_USER_FILTERS,

@@ -21,7 +21,7 @@ from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import Request
 from app.models.stamps import utcnow
-from app.validation import NOTES, form_validator
+from app.validation import NOTES, due_time_rule, form_validator
 
 PRESET_LABELS = {
     "in_an_hour": _l("In an hour"),
@@ -48,7 +48,15 @@ def _chosen_time(form: ReminderForm | MoveForm) -> datetime | None:
     zone = reminder_domain.user_zone(g.user)
     choices = reminder_domain.quick_choices(utcnow(), zone)
     local = choices.get(form.preset.data or "") or form.due.data
-    return reminder_domain.local_to_utc(local, zone) if local else None
+    if not local:
+        return None
+    problem = due_time_rule(local)  # year 1 or 9999 would overflow the conversion to UTC
+    due = None if problem else reminder_domain.local_to_utc(local, zone)
+    problem = problem or due_time_rule(due)
+    if problem:
+        form.due.errors = [*form.due.errors, problem]
+        return None
+    return due
 
 
 def _shown(moment: datetime) -> str:
@@ -107,7 +115,8 @@ class RemindersView(BaseView):
         if request.method == "POST" and form.validate():
             due = _chosen_time(form)
             if due is None:
-                form.due.errors.append(_("Choose when to remind you."))
+                if not form.due.errors:
+                    form.due.errors.append(_("Choose when to remind you."))
             else:
                 reminder = reminder_domain.create_reminder(
                     db.session, g.user, form.text.data, due, organization=organization, request=client_request

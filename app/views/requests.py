@@ -33,7 +33,7 @@ from app.models.requests import (
     RequestStatus,
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
-from app.validation import NOTES, form_validators, text_rule
+from app.validation import FINANCE_RULES, NOTES, CurrencyField, MoneyField, comment_problem, form_validators
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
 
@@ -67,12 +67,6 @@ REQUEST_LABELS = {
     "contract_number": _l("Contract no."),
     "invoice_number": _l("Invoice no."),
     "finance_comment": _l("Finance comment"),
-}
-FINANCE_RULES = {
-    "payment_terms": (NOTES,),
-    "contract_number": (text_rule(64),),
-    "invoice_number": (text_rule(64),),
-    "finance_comment": (NOTES,),
 }
 
 
@@ -163,7 +157,11 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         # Today unless the manager says otherwise.
         "request_date": DateField(_l("Date"), [DataRequired()], default=date.today, widget=DatePickerWidget()),
     }
-    edit_form_extra_fields = {"equipment": EquipmentField(_l("Contract subject"))}
+    edit_form_extra_fields = {
+        "equipment": EquipmentField(_l("Contract subject")),
+        "contract_price": MoneyField(_l("Contract price")),
+        "currency": CurrencyField(_l("Currency"), default="RUB"),
+    }
     add_fieldsets = [
         (_l("Request"), {"fields": ["organization", "request_date", "responsible"]}),
         (_l("Contract subject"), {"fields": ["equipment"]}),
@@ -242,7 +240,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
 
     def _comment_from_form(self) -> str | None:
         comment = (request.form.get("comment") or "").strip()
-        message = NOTES(comment) if comment else _("Write a comment: it is required for every change.")
+        message = comment_problem(comment)
         if message:
             flash(message, "danger")
             return None

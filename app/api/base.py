@@ -1,0 +1,154 @@
+"""What every REST resource of ours shares: no database text in any answer, input parsed by the
+rules of app/validation.py before FAB's schema sees it, and bad query arguments answered with 400."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from flask import request
+from flask_appbuilder.api import ModelRestApi
+from flask_babel import gettext as _
+from marshmallow.fields import Field
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
+
+from app.errors import reference_id
+from app.extensions import db
+from app.validation import Refused, parse_related_id
+
+log = logging.getLogger(__name__)
+
+Parser = Callable[[Any], Any]
+
+
+def _current_exception() -> BaseException | None:
+    """The exception being handled, with FAB's DatabaseException unwrapped to its cause."""
+    error = sys.exc_info()[1]
+    while error is not None and error.__cause__ is not None and not isinstance(error, SQLAlchemyError):
+        error = error.__cause__
+    return error
+
+
+class CrmModelRestApi(ModelRestApi):
+    """FAB's ModelRestApi without its leaks.
+
+    FAB answers 422 "Database exception occurred: …" with the driver's message, which names the
+    SQL, its parameters and the failing row (another manager's request included). Here the
+    database's text goes to the log under a reference id, and the answer says what to do.
+    """
+
+    # Column → parser from app/validation.py (raises Refused): runs on the JSON body before FAB's
+    # schema, so «1 250 000,50» is a price and 1.5 is not an id.
+    input_parsers: ClassVar[dict[str, Parser]] = {}
+
+    def _relation_columns(self, columns: list[str]) -> list[str]:
+        return [name for name in columns if self.datamodel.is_relation(name)]
+
+    def _parse_body(self, columns: list[str]) -> dict[str, list[str]]:
+        """Apply the parsers to the (already checked) JSON object in place; the refusals by field."""
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return {}
+        errors: dict[str, list[str]] = {}
+        parsers: dict[str, Parser] = {name: parse_related_id for name in self._relation_columns(columns)}
+        parsers.update(self.input_parsers)
+        for name, parse in parsers.items():
+            if name not in payload or name not in columns:
+                continue
+            try:
+                value = parse(payload[name])
+            except Refused as refusal:
+                errors[name] = [str(refusal)]
+            else:
+                payload[name] = str(value) if value is not None and not isinstance(value, (int, str)) else value
+        return errors
+
+    def post_headless(self):
+        if not request.is_json:
+            return self.response_400(message=_("A JSON object is expected."))
+        errors = self._parse_body(self.add_columns)
+        if errors:
+            return self.response_422(message=errors)
+        return super().post_headless()
+
+    def put_headless(self, pk):
+        if not request.is_json:
+            return self.response_400(message=_("A JSON object is expected."))
+        errors = self._parse_body(self.edit_columns)
+        if errors:
+            return self.response_422(message=errors)
+        return super().put_headless(pk)
+
+    def response_422(self, message: Any = None):
+        if isinstance(message, str) and message.startswith("Database exception occurred"):
+            return self._database_refusal(_current_exception())
+        return super().response_422(message=message)
+
+    def response_500(self, message: str | None = None):
+        """FAB's @safe calls this for anything a handler raised: decide 4xx or a logged 500."""
+        error = _current_exception()
+        if isinstance(error, (IntegrityError, DataError)):
+            return self._database_refusal(error)
+        if request.method == "GET" and isinstance(
+            error,
+            (
+                StatementError,
+                ValueError,
+                TypeError,
+                OverflowError,
+                KeyError,
+                IndexError,
+                AttributeError,
+                RecursionError,
+            ),
+        ):
+            # A list or info query built from hand-made `q=` arguments the database could not run.
+            reference = self._log(error)
+            db.session.rollback()
+            return self.response_400(
+                message=_("The query arguments cannot be used (reference %(reference)s).", reference=reference)
+            )
+        reference = self._log(error)
+        db.session.rollback()
+        return self.response(
+            500,
+            message=_(
+                "Something went wrong on our side. The error is logged as %(reference)s: "
+                "give this reference to the administrator.",
+                reference=reference,
+            ),
+            reference=reference,
+        )
+
+    def _database_refusal(self, error: BaseException | None):
+        reference = self._log(error)
+        db.session.rollback()
+        if isinstance(error, IntegrityError):
+            message = _(
+                "Not saved: the record is linked to other records or repeats an existing one "
+                "(reference %(reference)s).",
+                reference=reference,
+            )
+        else:
+            message = _(
+                "Not saved: a value cannot be stored; check what was entered (reference %(reference)s).",
+                reference=reference,
+            )
+        return self.response_422(message=message)
+
+    @staticmethod
+    def _log(error: BaseException | None) -> str:
+        reference = reference_id()
+        log.error("API error %s on %s %s", reference, request.method, request.path, exc_info=error)
+        return reference
+
+    def _get_field_info(self, field: Field, filter_rel_field: dict[str, Any], page=None, page_size=None) -> dict:
+        """FAB passes an empty description to gettext, which answers with the catalogue's header."""
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if not self.description_columns.get(field.name):
+            info["description"] = ""
+        if not self.label_columns.get(field.name):
+            info["label"] = field.name
+        return info
