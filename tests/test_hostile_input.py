@@ -500,7 +500,7 @@ def test_a_server_error_is_a_russian_page_with_a_reference_and_details_only_in_t
     assert "secret-internal-detail" not in body and "Ошибка" in body
     assert "secret-internal-detail" in caplog.text
     reference = [word for word in body.split() if word.startswith("E-")]
-    assert reference and reference[0].strip(".<>«»") in caplog.text
+    assert reference and reference[0].strip(".:<>«»") in caplog.text
 
 
 def test_an_api_server_error_is_json_with_a_reference(app, client, her_api):
