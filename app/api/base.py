@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 
 from flask import request
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.exceptions import FABException
 from flask_babel import gettext as _
 from marshmallow.fields import Field
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.errors import reference_id
 from app.extensions import db
@@ -21,6 +22,19 @@ from app.validation import Refused, parse_related_id
 log = logging.getLogger(__name__)
 
 Parser = Callable[[Any], Any]
+# What a list or info query built from hand-made `q=` arguments raises when FAB or the database
+# cannot use them: a 400 about the arguments, not a 500.
+_QUERY_ERRORS = (
+    FABException,
+    SQLAlchemyError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+)
 
 
 def _current_exception() -> BaseException | None:
@@ -81,6 +95,12 @@ class CrmModelRestApi(ModelRestApi):
             return self.response_422(message=errors)
         return super().put_headless(pk)
 
+    def response_400(self, message: str | None = None):
+        if isinstance(message, str) and message.startswith("ApplyFilterException"):
+            # FAB's wording for a filter value the database could not compare (text for an id…).
+            message = _("A filter value does not suit its field: check the q= argument.")
+        return super().response_400(message=message)
+
     def response_422(self, message: Any = None):
         if isinstance(message, str) and message.startswith("Database exception occurred"):
             return self._database_refusal(_current_exception())
@@ -89,27 +109,15 @@ class CrmModelRestApi(ModelRestApi):
     def response_500(self, message: str | None = None):
         """FAB's @safe calls this for anything a handler raised: decide 4xx or a logged 500."""
         error = _current_exception()
-        if isinstance(error, (IntegrityError, DataError)):
-            return self._database_refusal(error)
-        if request.method == "GET" and isinstance(
-            error,
-            (
-                StatementError,
-                ValueError,
-                TypeError,
-                OverflowError,
-                KeyError,
-                IndexError,
-                AttributeError,
-                RecursionError,
-            ),
-        ):
+        if request.method == "GET" and isinstance(error, _QUERY_ERRORS):
             # A list or info query built from hand-made `q=` arguments the database could not run.
             reference = self._log(error)
             db.session.rollback()
             return self.response_400(
                 message=_("The query arguments cannot be used (reference %(reference)s).", reference=reference)
             )
+        if isinstance(error, (IntegrityError, DataError)):
+            return self._database_refusal(error)
         reference = self._log(error)
         db.session.rollback()
         return self.response(

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from flask import abort, g, has_request_context, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
+from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext as _
@@ -32,7 +33,7 @@ def refused_list_arguments() -> Iterator[None]:
         yield
     except HostileInput:
         raise
-    except (SQLAlchemyError, ValueError, TypeError, OverflowError, IndexError, KeyError) as error:
+    except (FABException, SQLAlchemyError, ValueError, TypeError, OverflowError, IndexError, KeyError) as error:
         reference = reference_id()
         log.warning("list arguments refused %s on %s: %r", reference, request.full_path, error)
         db.session.rollback()
