@@ -31,6 +31,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         _register_views(appbuilder)
 
     from app import formatting
+    from app.api.base import register_openapi_corrections
     from app.cli import crm_cli
     from app.errors import register_error_handlers
     from app.health import health_blueprint
@@ -41,6 +42,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     formatting.register(app)
     register_error_handlers(app)
+    register_openapi_corrections(app)
     request_views.register_template_globals(app)
     reminder_views.register_template_globals(app)
     history_views.register_template_globals(app)

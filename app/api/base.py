@@ -3,6 +3,7 @@ rules of app/validation.py before FAB's schema sees it, and bad query arguments 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -160,3 +161,58 @@ class CrmModelRestApi(ModelRestApi):
         if not self.label_columns.get(field.name):
             info["label"] = field.name
         return info
+
+
+_MESSAGE_SCHEMA = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "object", "description": "the refusal of each field, by field name"},
+    ]
+}
+
+
+def correct_openapi(spec: dict) -> dict:
+    """The served description says what the API really answers; FAB's generated one is wrong in
+    a few places that every client generator and Schemathesis trip over:
+    - a 422 `message` is the refusal of each field (an object) as often as a sentence;
+    - our ids are integers, not strings (`ids` of a list, `id` of a created record);
+    - `_info` lists the add and edit columns as arrays of objects;
+    - datetimes are ISO 8601 without a zone, which is not `format: date-time`.
+    """
+    for response in spec.get("components", {}).get("responses", {}).values():
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "message" in schema.get("properties", {}):
+            schema["properties"]["message"] = dict(_MESSAGE_SCHEMA)
+    _walk(spec)
+    return spec
+
+
+def _walk(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item)
+        return
+    if not isinstance(node, dict):
+        return
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        ids = properties.get("ids")
+        if isinstance(ids, dict) and ids.get("type") == "array":
+            ids["items"] = {"type": "integer"}
+        if properties.get("id") == {"type": "string"}:
+            properties["id"] = {"type": "integer"}
+        for name in ("add_columns", "edit_columns"):
+            if properties.get(name) == {"type": "object"}:
+                properties[name] = {"type": "array", "items": {"type": "object"}}
+    if node.get("format") == "date-time":
+        del node["format"]
+    for value in node.values():
+        _walk(value)
+
+
+def register_openapi_corrections(app) -> None:
+    @app.after_request
+    def corrected_openapi(response):
+        if request.endpoint == "OpenApi.get" and response.status_code == 200 and response.is_json:
+            response.set_data(json.dumps(correct_openapi(response.get_json())))
+        return response
