@@ -171,18 +171,36 @@ _MESSAGE_SCHEMA = {
 }
 
 
-def correct_openapi(spec: dict) -> dict:
+def correct_openapi(spec: dict, collections: set[tuple[str, str]] = frozenset()) -> dict:
     """The served description says what the API really answers; FAB's generated one is wrong in
     a few places that every client generator and Schemathesis trip over:
     - a 422 `message` is the refusal of each field (an object) as often as a sentence;
-    - our ids are integers, not strings (`ids` of a list, `id` of a created record);
-    - `_info` lists the add and edit columns as arrays of objects;
-    - datetimes are ISO 8601 without a zone, which is not `format: date-time`.
+    - our ids are integers, not strings (`ids` of a list, `id` of a record);
+    - a related record may be null, and a one-to-many relation is a list, not one object;
+    - `_info` lists the add and edit columns as arrays of objects; a menu's children include "-";
+    - datetimes are ISO 8601 without a zone, which is not `format: date-time`;
+    - every operation may answer 400 (input refused before any view: app/errors.py), and every
+      operation on a record 404.
     """
     for response in spec.get("components", {}).get("responses", {}).values():
         schema = response.get("content", {}).get("application/json", {}).get("schema", {})
         if "message" in schema.get("properties", {}):
             schema["properties"]["message"] = dict(_MESSAGE_SCHEMA)
+    for name, schema in spec.get("components", {}).get("schemas", {}).items():
+        resource = name.split(".")[0]
+        for prop, value in (schema.get("properties") or {}).items():
+            if isinstance(value, dict) and "$ref" in value:
+                if (resource, prop) in collections:
+                    schema["properties"][prop] = {"type": "array", "items": {"$ref": value["$ref"]}}
+                else:
+                    schema["properties"][prop] = {"allOf": [{"$ref": value["$ref"]}], "nullable": True}
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation["responses"].setdefault("400", {"$ref": "#/components/responses/400"})
+            if "{" in path:
+                operation["responses"].setdefault("404", {"$ref": "#/components/responses/404"})
     _walk(spec)
     return spec
 
@@ -199,20 +217,37 @@ def _walk(node: Any) -> None:
         ids = properties.get("ids")
         if isinstance(ids, dict) and ids.get("type") == "array":
             ids["items"] = {"type": "integer"}
-        if properties.get("id") == {"type": "string"}:
+        if isinstance(properties.get("id"), dict) and properties["id"].get("type") == "string":
             properties["id"] = {"type": "integer"}
         for name in ("add_columns", "edit_columns"):
             if properties.get(name) == {"type": "object"}:
                 properties[name] = {"type": "array", "items": {"type": "object"}}
+        childs = properties.get("childs")
+        if isinstance(childs, dict) and childs.get("type") == "array":
+            childs["items"] = {"anyOf": [{"type": "object"}, {"type": "string"}]}
     if node.get("format") == "date-time":
         del node["format"]
     for value in node.values():
         _walk(value)
 
 
+def _collections(appbuilder) -> set[tuple[str, str]]:
+    """(API class, column) of every one-to-many or many-to-many relation our APIs show."""
+    found = set()
+    for view in appbuilder.baseviews:
+        if isinstance(view, ModelRestApi):
+            for column in view.datamodel.get_columns_list():
+                if view.datamodel.is_relation_one_to_many(column) or view.datamodel.is_relation_many_to_many(column):
+                    found.add((type(view).__name__, column))
+    return found
+
+
 def register_openapi_corrections(app) -> None:
     @app.after_request
     def corrected_openapi(response):
         if request.endpoint == "OpenApi.get" and response.status_code == 200 and response.is_json:
-            response.set_data(json.dumps(correct_openapi(response.get_json())))
+            from app.extensions import appbuilder
+
+            spec = correct_openapi(response.get_json(), _collections(appbuilder))
+            response.set_data(json.dumps(spec))
         return response
