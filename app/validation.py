@@ -325,7 +325,7 @@ class CurrencyField(SelectField):
 
     def pre_validate(self, form) -> None:
         if self.data not in currencies():
-            raise ValueError(currency_rule(self.data))
+            raise FormValidationError(currency_rule(self.data))
 
 
 def form_validators(rules: dict[str, tuple[Rule, ...]]) -> dict[str, list[Callable]]:

@@ -49,7 +49,7 @@ def assert_json_4xx(answer, *forbidden: str) -> dict:
 # --- 1. No database text in any answer --------------------------------------------------------
 
 
-def test_deleting_a_shared_organisation_never_shows_the_colleagues_request(app, client, world, her_api):
+def test_deleting_a_shared_organisation_never_shows_the_colleagues_request(app, client, world, her_api):  # noqa: F811
     """Her own request sits in Сидоров's organisation; deleting the organisation must not answer
     with the database's «Failing row contains (…)» that lists the request's number and terms."""
     with app.app_context():
@@ -62,7 +62,7 @@ def test_deleting_a_shared_organisation_never_shows_the_colleagues_request(app, 
         assert_json_4xx(answer, "secret-terms", "secret-contract", world["shared_request_number"])
 
 
-def test_deleting_an_organisation_with_requests_as_admin_shows_no_database_text(app, client, world, admin_api):
+def test_deleting_an_organisation_with_requests_as_admin_shows_no_database_text(app, client, world, admin_api):  # noqa: F811
     with app.app_context():
         req = db.session.get(Request, world["request"])
         req.payment_terms = "secret-terms"
@@ -74,7 +74,7 @@ def test_deleting_an_organisation_with_requests_as_admin_shows_no_database_text(
         assert db.session.get(Organization, world["org"]) is not None
 
 
-def test_a_duplicate_on_add_is_a_clear_message_not_sql(app, client, world, her_api):
+def test_a_duplicate_on_add_is_a_clear_message_not_sql(app, client, world, her_api):  # noqa: F811
     """Two contacts cannot both be primary, or the like: whatever the constraint, no SQL."""
     answer = client.post(
         "/api/v1/organization/", json={"name": "ООО «Свой клиент»", "inn": "7701234567"}, headers=her_api
@@ -86,7 +86,7 @@ def test_a_duplicate_on_add_is_a_clear_message_not_sql(app, client, world, her_a
 
 
 @pytest.mark.parametrize("price", [-1, "NaN", "Infinity", "-Infinity", 1e20, 0.001, "12,345.678", "abc", True])
-def test_a_price_that_is_not_money_is_refused_by_rest(app, client, world, her_api, price):
+def test_a_price_that_is_not_money_is_refused_by_rest(app, client, world, her_api, price):  # noqa: F811
     answer = client.put(f"/api/v1/request/{world['own_request']}", json={"contract_price": price}, headers=her_api)
     body = assert_json_4xx(answer)
     assert "contract_price" in json.dumps(body["message"]), body
@@ -105,7 +105,7 @@ def test_a_price_that_is_not_money_is_refused_by_rest(app, client, world, her_ap
         (1250000.5, "1250000.50"),
     ],
 )
-def test_russian_money_is_accepted_by_rest(app, client, world, her_api, typed, stored):
+def test_russian_money_is_accepted_by_rest(app, client, world, her_api, typed, stored):  # noqa: F811
     answer = client.put(f"/api/v1/request/{world['own_request']}", json={"contract_price": typed}, headers=her_api)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     with app.app_context():
@@ -113,20 +113,20 @@ def test_russian_money_is_accepted_by_rest(app, client, world, her_api, typed, s
 
 
 @pytest.mark.parametrize("currency", ["", "ZZZ", "€€€", "rub", None])
-def test_currency_is_a_choice_on_rest(app, client, world, her_api, currency):
+def test_currency_is_a_choice_on_rest(app, client, world, her_api, currency):  # noqa: F811
     answer = client.put(f"/api/v1/request/{world['own_request']}", json={"currency": currency}, headers=her_api)
     assert_json_4xx(answer)
     with app.app_context():
         assert db.session.get(Request, world["own_request"]).currency == "RUB"
 
 
-def test_currency_choice_accepts_the_known_ones(app, client, world, her_api):
+def test_currency_choice_accepts_the_known_ones(app, client, world, her_api):  # noqa: F811
     answer = client.put(f"/api/v1/request/{world['own_request']}", json={"currency": "CNY"}, headers=her_api)
     assert answer.status_code == 200, answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("quantity", [1.5, 0, -1, "2,5", "1.5", "abc", HUGE, True])
-def test_item_quantity_must_be_a_positive_whole_number(app, client, world, her_api, quantity):
+def test_item_quantity_must_be_a_positive_whole_number(app, client, world, her_api, quantity):  # noqa: F811
     answer = client.put(
         f"/api/v1/request/{world['own_request']}/items",
         json={"items": [{"equipment_type": "Насос", "quantity": quantity}]},
@@ -137,7 +137,7 @@ def test_item_quantity_must_be_a_positive_whole_number(app, client, world, her_a
 
 @pytest.mark.parametrize("text", ["", "   ", "a\x00b", "\x07bell", "\u200b"])
 @pytest.mark.parametrize("route", ["comments", "status", "delivery"])
-def test_blank_or_control_character_comments_are_refused(app, client, world, her_api, route, text):
+def test_blank_or_control_character_comments_are_refused(app, client, world, her_api, route, text):  # noqa: F811
     body = {"comments": {"text": text}, "status": {"status": "stalled", "comment": text}}.get(
         route, {"delivery_status": "shipped", "comment": text}
     )
@@ -156,14 +156,14 @@ def test_blank_or_control_character_comments_are_refused(app, client, world, her
         ("/api/v1/organization/{own_org}", {"name": None}),
     ],
 )
-def test_required_text_emptied_by_rest_is_refused(app, client, world, her_api, url, body):
+def test_required_text_emptied_by_rest_is_refused(app, client, world, her_api, url, body):  # noqa: F811
     answer = client.put(url.format(**world), json=body, headers=her_api)
     assert_json_4xx(answer)
     with app.app_context():
         assert db.session.get(Organization, world["own_org"]).name == "ООО «Свой клиент»"
 
 
-def test_reminder_text_emptied_by_rest_is_refused(app, client, world, her_api):
+def test_reminder_text_emptied_by_rest_is_refused(app, client, world, her_api):  # noqa: F811
     created = client.post(
         "/api/v1/reminder/", json={"text": "Позвонить", "due_at": "2030-01-01T10:00:00+03:00"}, headers=her_api
     )
@@ -173,14 +173,14 @@ def test_reminder_text_emptied_by_rest_is_refused(app, client, world, her_api):
 
 
 @pytest.mark.parametrize("related", [1.5, "1.5", "abc", HUGE, -1, [1], {"id": 1}])
-def test_a_related_id_that_is_not_an_id_is_refused(app, client, world, her_api, related):
+def test_a_related_id_that_is_not_an_id_is_refused(app, client, world, her_api, related):  # noqa: F811
     answer = client.post(
         "/api/v1/contact/", json={"organization": related, "full_name": "Новый Контакт"}, headers=her_api
     )
     assert_json_4xx(answer)
 
 
-def test_a_fractional_related_id_is_not_rounded_to_another_record(app, client, world, her_api):
+def test_a_fractional_related_id_is_not_rounded_to_another_record(app, client, world, her_api):  # noqa: F811
     answer = client.post(
         "/api/v1/contact/",
         json={"organization": world["own_org"] + 0.4, "full_name": "Новый Контакт"},
@@ -205,13 +205,13 @@ def test_a_fractional_related_id_is_not_rounded_to_another_record(app, client, w
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-def test_ids_that_are_not_ids_answer_a_json_404(app, client, world, her_api, path, method):
+def test_ids_that_are_not_ids_answer_a_json_404(app, client, world, her_api, path, method):  # noqa: F811
     answer = client.open(path, method=method, json={} if method == "PUT" else None, headers=her_api)
     assert answer.status_code == 404, (answer.status_code, answer.get_data(as_text=True)[:300])
     assert answer.is_json
 
 
-def test_unicode_digits_never_reach_a_record(app, client, world, her_api):
+def test_unicode_digits_never_reach_a_record(app, client, world, her_api):  # noqa: F811
     answer = client.get(
         f"/api/v1/contact/{str(world['contact']).translate(str.maketrans('0123456789', '０１２３４５６７８９'))}",
         headers=her_api,
@@ -221,7 +221,7 @@ def test_unicode_digits_never_reach_a_record(app, client, world, her_api):
 
 @pytest.mark.parametrize("body", ["[]", "null", '"x"', "1", "[{}]", "true"])
 @pytest.mark.parametrize("url", ["/api/v1/organization/", "/api/v1/contact/", "/api/v1/request/", "/api/v1/reminder/"])
-def test_json_bodies_that_are_not_objects_are_refused(app, client, world, her_api, url, body):
+def test_json_bodies_that_are_not_objects_are_refused(app, client, world, her_api, url, body):  # noqa: F811
     answer = client.post(url, data=body, content_type="application/json", headers=her_api)
     assert_json_4xx(answer)
 
@@ -234,7 +234,7 @@ def test_json_bodies_that_are_not_objects_are_refused(app, client, world, her_ap
         "/api/v1/agent/settings",
     ],
 )
-def test_json_bodies_that_are_not_objects_are_refused_on_edit(app, client, world, her_api, url):
+def test_json_bodies_that_are_not_objects_are_refused_on_edit(app, client, world, her_api, url):  # noqa: F811
     for body in ["[]", "null", '"x"']:
         answer = client.put(url.format(**world), data=body, content_type="application/json", headers=her_api)
         assert_json_4xx(answer)
@@ -254,7 +254,7 @@ DEEP = "[" * 50_000 + "]" * 50_000
         ("POST", "/api/v1/reminder/"),
     ],
 )
-def test_deeply_nested_json_is_refused(app, client, world, her_api, method, url):
+def test_deeply_nested_json_is_refused(app, client, world, her_api, method, url):  # noqa: F811
     body = '{"a":' + DEEP + "}"
     headers = {} if "security" in url else her_api
     answer = client.open(
@@ -264,13 +264,13 @@ def test_deeply_nested_json_is_refused(app, client, world, her_api, method, url)
 
 
 @pytest.mark.parametrize("body", [{"organization": HUGE}, {"organization": -HUGE - 1}])
-def test_huge_ids_in_a_body_are_refused(app, client, world, her_api, body):
+def test_huge_ids_in_a_body_are_refused(app, client, world, her_api, body):  # noqa: F811
     answer = client.post("/api/v1/contact/", json={**body, "full_name": "Х"}, headers=her_api)
     assert_json_4xx(answer)
 
 
 @pytest.mark.parametrize("due", ["0001-01-01T00:00", "0001-01-01T00:00:00+03:00", "9999-12-31T23:00:00-05:00", "x"])
-def test_reminder_dates_that_overflow_are_refused_by_rest(app, client, world, her_api, due):
+def test_reminder_dates_that_overflow_are_refused_by_rest(app, client, world, her_api, due):  # noqa: F811
     answer = client.post("/api/v1/reminder/", json={"text": "Позвонить", "due_at": due}, headers=her_api)
     assert_json_4xx(answer)
     with app.app_context():
@@ -311,7 +311,7 @@ def test_reminder_dates_that_overflow_are_refused_by_the_form(app, petrova, worl
     ],
 )
 @pytest.mark.parametrize("endpoint", ["/api/v1/request/", "/api/v1/request/_info", "/api/v1/contact/"])
-def test_malformed_rison_answers_400(app, client, world, her_api, q, endpoint):
+def test_malformed_rison_answers_400(app, client, world, her_api, q, endpoint):  # noqa: F811
     answer = client.get(endpoint, query_string={"q": q}, headers=her_api)
     assert answer.status_code in (200, 400), (answer.status_code, answer.get_data(as_text=True)[:300])
     assert answer.is_json
@@ -456,7 +456,7 @@ def test_nul_in_a_query_string_is_not_a_500(app, petrova, world):  # noqa: F811
         assert answer.status_code < 500, (url, answer.status_code)
 
 
-def test_info_does_not_describe_every_column_with_the_catalogue_header(app, client, world, her_api):
+def test_info_does_not_describe_every_column_with_the_catalogue_header(app, client, world, her_api):  # noqa: F811
     answer = client.get("/api/v1/request/_info", headers=her_api)
     assert answer.status_code == 200
     descriptions = {
