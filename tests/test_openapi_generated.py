@@ -28,7 +28,7 @@ from app.models import Contact, Organization, Reminder, Request
 from tests.conftest import api_token
 from tests.test_access import world  # noqa: F401  (fixture: Петрова's and Сидоров's records)
 
-EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", 10))
+EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", 8))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # What each run tried, for the report at the end of the session.
 TALLY: Counter[str] = Counter()
@@ -103,6 +103,7 @@ def _run_one(app, operation, headers: dict[str, str], failures: list[str], key: 
 
 @pytest.mark.parametrize("username", ["petrova", "admin"])
 def test_generated_calls_never_fail_and_match_the_description(app, client, world, username):  # noqa: F811
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 is an answer to count, not a test crash
     before = _foreign_state(app, world)
     failures = _run_operations(app, client, username)
     assert failures == [], "\n".join(failures)
@@ -112,6 +113,7 @@ def test_generated_calls_never_fail_and_match_the_description(app, client, world
 
 def test_generated_logins_never_fail(app, client):
     """The unauthenticated door: any body, any type, never a 5xx."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
     schema = schemathesis.openapi.from_dict(_spec(client, {"Authorization": f"Bearer {api_token(client, 'admin')}"}))
     operation = schema.find_operation_by_label("POST /api/v1/security/login")
     failures: list[str] = []
