@@ -127,6 +127,18 @@ def parse_money(value: object) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def parse_money_filters(filters, money_columns: tuple[str, ...] | list[str]) -> None:
+    """Search values on money columns typed the Russian way («1 250 000,50») become amounts, in
+    place; FAB's Filters keep the filters and their values in two parallel lists."""
+    def amount(value: object) -> object:
+        return str(parse_money(value)) if isinstance(value, str) and value.strip() else value
+
+    for index, (column_filter, value) in enumerate(zip(filters.filters, filters.values, strict=False)):
+        if column_filter.column_name in money_columns:
+            # The web search passes each argument's values as a list, rison one value.
+            filters.values[index] = [amount(one) for one in value] if isinstance(value, list) else amount(value)
+
+
 def money_rule(value: object) -> str | None:
     try:
         parse_money(value)

@@ -530,3 +530,25 @@ def test_an_unknown_page_is_not_a_bare_english_page(app, client):
 def _quiet_app(app: Flask):
     app.config["PROPAGATE_EXCEPTIONS"] = False
     yield
+
+
+def test_a_russian_amount_finds_requests_in_the_web_search_and_by_rest(app, petrova, world, client):  # noqa: F811
+    from decimal import Decimal
+
+    with app.app_context():
+        req = db.session.get(Request, world["own_request"])
+        req.contract_price = Decimal("1250000.50")
+        db.session.commit()
+    page = petrova.get("/requestview/list/", query_string={"_flt_0_contract_price": "1 250 000,50"})
+    assert page.status_code == 200
+    assert world["own_request_number"] in page.get_data(as_text=True)
+    refused = petrova.get("/requestview/list/", query_string={"_flt_0_contract_price": "дорого"})
+    assert refused.status_code == 400 and "Введите сумму" in refused.get_data(as_text=True)
+    headers = {"Authorization": f"Bearer {api_token(client, 'petrova')}"}
+    found = client.get(
+        "/api/v1/request/",
+        query_string={"q": "(filters:!((col:contract_price,opr:eq,value:'1 250 000,50')))"},
+        headers=headers,
+    )
+    assert found.status_code == 200, found.get_data(as_text=True)
+    assert found.get_json()["ids"] == [world["own_request"]]

@@ -15,10 +15,11 @@ from flask_appbuilder.exceptions import FABException
 from flask_babel import gettext as _
 from marshmallow.fields import Field
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from werkzeug.exceptions import BadRequest
 
 from app.errors import reference_id
 from app.extensions import db
-from app.validation import Refused, parse_related_id
+from app.validation import Refused, parse_money, parse_money_filters, parse_related_id
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,16 @@ class CrmModelRestApi(ModelRestApi):
             else:
                 payload[name] = str(value) if value is not None and not isinstance(value, (int, str)) else value
         return errors
+
+    def _handle_filters_args(self, rison_args: dict[str, Any]):
+        """Rison filters on money columns take Russian amounts too, like the web search."""
+        filters = super()._handle_filters_args(rison_args)
+        money_columns = [name for name, parse in self.input_parsers.items() if parse is parse_money]
+        try:
+            parse_money_filters(filters, money_columns)
+        except Refused as refusal:
+            raise BadRequest(description=str(refusal)) from None
+        return filters
 
     def post_headless(self):
         if not request.is_json:

@@ -90,6 +90,7 @@ class RequestApi(CrmModelRestApi):
         "responsible",
         "equipment_text",
         "request_date",
+        "contract_price",
     ]
     search_filters = {"number": [RequestQuickSearchFilter]}
     order_columns = ["id", "number", "request_date", "status", "contract_price"]

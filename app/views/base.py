@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import HostileInput, reference_id
 from app.extensions import db
+from app.validation import Refused, parse_money_filters
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1_000_000
@@ -120,6 +121,10 @@ class CrmModelView(ModelView):
             raise HostileInput(
                 description=_("Rows per page: from 1 to %(limit)d.", limit=MAX_PAGE_SIZE),
             )
+        try:
+            parse_money_filters(filters, self.money_columns)
+        except Refused as refusal:
+            raise HostileInput(description=str(refusal)) from None
         with refused_list_arguments():
             return super()._get_list_widget(
                 filters,
@@ -139,6 +144,9 @@ class CrmModelView(ModelView):
             url = f"{url}?{request.query_string.decode()}"
         widgets["search"] = lambda: Markup(render_template("crm/_search_panel.html", url=url))
         return widgets
+
+    # Columns whose search values are amounts typed the Russian way («1 250 000,50»).
+    money_columns: ClassVar[tuple[str, ...]] = ()
 
     def _check_action(self, name: str) -> None:
         if name not in self.actions:

@@ -183,6 +183,7 @@ class RequestView(ResponsibleDefaultMixin, UrlParamFiltersMixin, CrmModelView):
         ),
     ]
     validators_columns = form_validators(FINANCE_RULES)
+    money_columns = ("contract_price",)
     list_template = "crm/request_list.html"
     list_widget = RequestListWidget
     show_template = "crm/request_show.html"
