@@ -70,6 +70,10 @@ class CrmModelRestApi(ModelRestApi):
         errors: dict[str, list[str]] = {}
         parsers: dict[str, Parser] = {name: parse_related_id for name in self._relation_columns(columns)}
         parsers.update(self.input_parsers)
+        for name, value in payload.items():
+            # A text field without its own rule still may not carry a NUL (PostgreSQL refuses it).
+            if isinstance(value, str) and "\x00" in value and name not in self.validators_columns:
+                errors[name] = [_("Contains invisible control characters; please retype the text.")]
         for name, parse in parsers.items():
             if name not in payload or name not in columns:
                 continue
