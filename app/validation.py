@@ -120,16 +120,17 @@ def parse_money(value: object) -> Decimal | None:
         raise Refused(_("Enter an amount, e.g. 1 250 000,50."))
     if amount < 0:
         raise Refused(_("The amount cannot be negative."))
+    if amount > MONEY_MAX:  # first: quantize() of a 10**40 exceeds the decimal context
+        raise Refused(_("The amount is too large: at most 999 999 999 999,99."))
     if amount != amount.quantize(Decimal("0.01")):
         raise Refused(_("At most two digits after the comma (kopecks)."))
-    if amount > MONEY_MAX:
-        raise Refused(_("The amount is too large: at most 999 999 999 999,99."))
     return amount.quantize(Decimal("0.01"))
 
 
 def parse_money_filters(filters, money_columns: tuple[str, ...] | list[str]) -> None:
     """Search values on money columns typed the Russian way («1 250 000,50») become amounts, in
     place; FAB's Filters keep the filters and their values in two parallel lists."""
+
     def amount(value: object) -> object:
         return str(parse_money(value)) if isinstance(value, str) and value.strip() else value
 

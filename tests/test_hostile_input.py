@@ -85,7 +85,9 @@ def test_a_duplicate_on_add_is_a_clear_message_not_sql(app, client, world, her_a
 # --- 6. Validation: one rule, both transports -----------------------------------------------------
 
 
-@pytest.mark.parametrize("price", [-1, "NaN", "Infinity", "-Infinity", 1e20, 0.001, "12,345.678", "abc", True])
+@pytest.mark.parametrize(
+    "price", [-1, "NaN", "Infinity", "-Infinity", 1e20, 1e300, 0.001, "12,345.678", "9" * 60, "abc", True]
+)
 def test_a_price_that_is_not_money_is_refused_by_rest(app, client, world, her_api, price):  # noqa: F811
     answer = client.put(f"/api/v1/request/{world['own_request']}", json={"contract_price": price}, headers=her_api)
     body = assert_json_4xx(answer)
