@@ -132,7 +132,8 @@ def parse_money_filters(filters, money_columns: tuple[str, ...] | list[str]) -> 
     place; FAB's Filters keep the filters and their values in two parallel lists."""
 
     def amount(value: object) -> object:
-        return str(parse_money(value)) if isinstance(value, str) and value.strip() else value
+        # A Decimal, not text: PostgreSQL has no numeric = varchar.
+        return parse_money(value) if isinstance(value, str) and value.strip() else value
 
     for index, (column_filter, value) in enumerate(zip(filters.filters, filters.values, strict=False)):
         if column_filter.column_name in money_columns:
