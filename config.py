@@ -155,6 +155,11 @@ class Config:
     BACKUP_MAX_AGE_HOURS = float(os.environ.get("BACKUP_MAX_AGE_HOURS", 48))
     BACKUP_CHECK_SECONDS = int(os.environ.get("BACKUP_CHECK_SECONDS", 600))  # how often the schedule looks
     BACKUP_TIMEOUT_SECONDS = int(os.environ.get("BACKUP_TIMEOUT_SECONDS", 4 * 3600))
+    # Currencies a request may be priced in; the administrator adds more with
+    # CRM_EXTRA_CURRENCIES="KZT,BYN" (three-letter ISO 4217 codes).
+    CURRENCIES = ["RUB", "USD", "EUR", "CNY"] + [
+        code.strip().upper() for code in os.environ.get("CRM_EXTRA_CURRENCIES", "").split(",") if code.strip()
+    ]
 
     @classmethod
     def finalize(cls, settings: dict) -> None:

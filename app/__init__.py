@@ -12,6 +12,10 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config.from_object(config_class)
     config_class.finalize(app.config)
 
+    from app.errors import install_strict_converters
+
+    install_strict_converters(app)  # before any route: ids in paths are ASCII and within bigint
+
     from app.extensions import appbuilder, csrf, db, mail, migrate
 
     db.init_app(app)
@@ -27,6 +31,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         _register_views(appbuilder)
 
     from app import formatting
+    from app.api.base import register_openapi_corrections
     from app.cli import crm_cli
     from app.errors import register_error_handlers
     from app.health import health_blueprint
@@ -37,6 +42,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     formatting.register(app)
     register_error_handlers(app)
+    register_openapi_corrections(app)
     request_views.register_template_globals(app)
     reminder_views.register_template_globals(app)
     history_views.register_template_globals(app)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import g
-from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.base import CrmModelRestApi
 from app.api.write_rules import WriteRulesMixin
 from app.domain import deletion
 from app.extensions import db
@@ -19,7 +19,7 @@ ORGANIZATION_FIELDS = ["name", "inn", "industry", "city", "address", "phones", "
 CONTACT_FIELDS = ["full_name", "position", "work_phone", "mobile_phone", "email", "is_primary", "notes"]
 
 
-class OrganizationApi(WriteRulesMixin, ModelRestApi):
+class OrganizationApi(WriteRulesMixin, CrmModelRestApi):
     resource_name = "organization"
     datamodel = SQLAInterface(Organization)
     base_filters = access.ORGANIZATION_BASE_FILTERS
@@ -51,7 +51,7 @@ class OrganizationApi(WriteRulesMixin, ModelRestApi):
         deletion.delete_organization_reminders(db.session, item)
 
 
-class ContactApi(WriteRulesMixin, ModelRestApi):
+class ContactApi(WriteRulesMixin, CrmModelRestApi):
     resource_name = "contact"
     datamodel = SQLAInterface(Contact)
     base_filters = access.CONTACT_BASE_FILTERS

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from flask import g
-from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import inspect
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.base import CrmModelRestApi
 from app.api.write_rules import WriteRulesMixin
 from app.domain import reminders as reminder_domain
 from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Reminder
-from app.validation import NOTES, api_validators
+from app.validation import REMINDER_RULES, api_validators, parse_due_time
 
 
-class ReminderApi(WriteRulesMixin, ModelRestApi):
+class ReminderApi(WriteRulesMixin, CrmModelRestApi):
     resource_name = "reminder"
     datamodel = SQLAInterface(Reminder)
     base_filters = access.REMINDER_BASE_FILTERS
@@ -44,7 +44,8 @@ class ReminderApi(WriteRulesMixin, ModelRestApi):
     order_columns = ["due_at", "id"]
     base_order = ("due_at", "asc")
     search_columns = ["due_at", "delivery", "done_at", "organization", "request"]
-    validators_columns = api_validators({"text": (NOTES,)})
+    validators_columns = api_validators(REMINDER_RULES)
+    input_parsers = {"due_at": parse_due_time}
     add_query_rel_fields = {
         "organization": access.ORGANIZATION_BASE_FILTERS,
         "request": access.REQUEST_BASE_FILTERS,

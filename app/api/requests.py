@@ -5,20 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import g, request
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 
 from app import access
+from app.api.base import CrmModelRestApi
 from app.api.write_rules import WriteRulesMixin
 from app.domain import requests as request_domain
 from app.extensions import db
 from app.models.requests import DeliveryStatus, Request, RequestStatus
 from app.search import RequestQuickSearchFilter
-from app.validation import NOTES_MAX_LENGTH, SINGLE_LINE, api_validator, api_validators
-from app.views.requests import FINANCE_RULES
+from app.validation import (
+    COMMENT_RULES,
+    ITEM_RULES,
+    REQUEST_RULES,
+    api_parser_validator,
+    api_validator,
+    api_validators,
+    parse_money,
+    parse_quantity,
+)
 
 # marshmallow formats the message when it validates, so the lazy text speaks the caller's language.
 CHOICE_ERROR = _l("Must be one of: {choices}.")
@@ -28,13 +37,12 @@ ITEM_COLUMNS = ["items.equipment_type", "items.name", "items.subname", "items.ca
 
 
 class ItemSchema(Schema):
-    equipment_type = fields.String(
-        required=True, validate=[validate.Length(min=1, max=255), api_validator(SINGLE_LINE)]
-    )
-    name = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    subname = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    capacity = fields.String(load_default=None, validate=api_validator(SINGLE_LINE))
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    equipment_type = fields.String(required=True, validate=api_validator(*ITEM_RULES["equipment_type"]))
+    name = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["name"]))
+    subname = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["subname"]))
+    capacity = fields.String(load_default=None, validate=api_validator(*ITEM_RULES["capacity"]))
+    # 1.5 is refused, not truncated to 1 (the form's rule: app/validation.py parse_quantity).
+    quantity = fields.Raw(load_default=1, validate=api_parser_validator(parse_quantity))
 
 
 class ItemsSchema(Schema):
@@ -42,7 +50,7 @@ class ItemsSchema(Schema):
 
 
 class ChangeSchema(Schema):
-    comment = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+    comment = fields.String(required=True, validate=api_validator(*COMMENT_RULES))
 
 
 class StatusChangeSchema(ChangeSchema):
@@ -56,10 +64,10 @@ class DeliveryChangeSchema(ChangeSchema):
 
 
 class CommentSchema(Schema):
-    text = fields.String(required=True, validate=[validate.Length(min=1, max=NOTES_MAX_LENGTH)])
+    text = fields.String(required=True, validate=api_validator(*COMMENT_RULES))
 
 
-class RequestApi(WriteRulesMixin, ModelRestApi):
+class RequestApi(WriteRulesMixin, CrmModelRestApi):
     resource_name = "request"
     datamodel = SQLAInterface(Request)
     base_filters = access.REQUEST_BASE_FILTERS
@@ -93,11 +101,13 @@ class RequestApi(WriteRulesMixin, ModelRestApi):
         "equipment_text",
         "request_date",
         "next_step_on",
+        "contract_price",
     ]
     search_filters = {"number": [RequestQuickSearchFilter]}
     order_columns = ["id", "number", "request_date", "status", "contract_price", "next_step_on", "last_activity_at"]
     base_order = ("id", "desc")
-    validators_columns = api_validators(FINANCE_RULES)
+    validators_columns = api_validators(REQUEST_RULES)
+    input_parsers = {"contract_price": parse_money}
     add_query_rel_fields = {
         "organization": access.ORGANIZATION_BASE_FILTERS,
         "responsible": access.ASSIGNABLE_USER_FILTERS,

@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 from flask import abort, flash, g, has_request_context, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
+from flask_appbuilder.exceptions import FABException
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.urltools import get_filter_args
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import safe_redirect_target
+from app.errors import HostileInput, reference_id
+from app.extensions import db
+from app.validation import Refused, parse_money_filters
+
+log = logging.getLogger(__name__)
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 1_000
+
+
+@contextmanager
+def refused_list_arguments() -> Iterator[None]:
+    """Hand-edited `_flt_`, `_oc_`, `page_`, `psize_` arguments that FAB or the database cannot
+    use (a filter index that does not exist, text for a number, a negative page) become a 400 page
+    that says so, not a 500. The details go to the log under a reference id."""
+    try:
+        yield
+    except HostileInput:
+        raise
+    except (FABException, SQLAlchemyError, ValueError, TypeError, OverflowError, IndexError, KeyError) as error:
+        reference = reference_id()
+        log.warning("list arguments refused %s on %s: %r", reference, request.full_path, error)
+        db.session.rollback()
+        raise HostileInput(
+            description=_(
+                "The list cannot be shown with these filter, sort or page arguments; "
+                "open the list from the menu and filter again (reference %(reference)s).",
+                reference=reference,
+            )
+        ) from None
 
 
 class UrlParamFiltersMixin:
@@ -65,8 +100,42 @@ class CrmModelView(ModelView):
     @permission_name("list")
     def search_panel(self) -> str:
         """The list's search form with the page's active filters, fetched when its panel is opened."""
-        get_filter_args(self._filters)
-        return super()._get_search_widget(form=self.search_form.refresh())["search"]()
+        with refused_list_arguments():
+            get_filter_args(self._filters)
+            return super()._get_search_widget(form=self.search_form.refresh())["search"]()
+
+    def _list(self, **kwargs):
+        with refused_list_arguments():
+            return super()._list(**kwargs)
+
+    def _show(self, pk):
+        with refused_list_arguments():  # the page's related lists read the same arguments
+            return super()._show(pk)
+
+    def _get_list_widget(self, filters, order_column="", order_direction="", page=None, page_size=None, **kwargs):
+        """Only the sort columns the list offers, and pages that exist: FAB passes any `_oc_` and
+        `page_` value to the query (a relation name or -1 is a database error there)."""
+        if order_column and order_column not in self.order_columns:
+            raise HostileInput(description=_("The list cannot be sorted by «%(column)s».", column=order_column[:50]))
+        if page is not None and not 0 <= page <= MAX_PAGE:
+            raise HostileInput(description=_("There is no page %(page)s.", page=str(page)[:20]))
+        if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise HostileInput(
+                description=_("Rows per page: from 1 to %(limit)d.", limit=MAX_PAGE_SIZE),
+            )
+        try:
+            parse_money_filters(filters, self.money_columns)
+        except Refused as refusal:
+            raise HostileInput(description=str(refusal)) from None
+        with refused_list_arguments():
+            return super()._get_list_widget(
+                filters,
+                order_column=order_column,
+                order_direction=order_direction,
+                page=page,
+                page_size=page_size,
+                **kwargs,
+            )
 
     def _get_search_widget(self, form=None, exclude_cols=None, widgets=None) -> dict:
         """A placeholder in the folded search panel. FAB's form, with every filter's operators and
@@ -120,6 +189,9 @@ class CrmModelView(ModelView):
             flash(message, "danger")
             return redirect(safe_redirect_target(request.referrer, url_for(f"{self.endpoint}.show", pk=item.id)))
         return super().delete(pk)
+
+    # Columns whose search values are amounts typed the Russian way («1 250 000,50»).
+    money_columns: ClassVar[tuple[str, ...]] = ()
 
     def _check_action(self, name: str) -> None:
         if name not in self.actions:

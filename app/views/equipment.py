@@ -8,14 +8,16 @@ from markupsafe import Markup
 from wtforms import FieldList, Form, FormField, IntegerField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from app.validation import SINGLE_LINE, form_validator
+from app.validation import ITEM_RULES, form_validator
 
 
 class EquipmentItemForm(Form):
-    equipment_type = StringField(_l("Equipment type"), [form_validator(SINGLE_LINE)])
-    name = StringField(_l("Name"), [form_validator(SINGLE_LINE)])
-    subname = StringField(_l("Sub-name"), [form_validator(SINGLE_LINE)])
-    capacity = StringField(_l("Capacity"), [form_validator(SINGLE_LINE)])
+    # Not required here: a blank row is skipped; validate_equipment_type asks for the type when the
+    # row has anything else.
+    equipment_type = StringField(_l("Equipment type"), [form_validator(*ITEM_RULES["equipment_type"][1:])])
+    name = StringField(_l("Name"), [form_validator(*ITEM_RULES["name"])])
+    subname = StringField(_l("Sub-name"), [form_validator(*ITEM_RULES["subname"])])
+    capacity = StringField(_l("Capacity"), [form_validator(*ITEM_RULES["capacity"])])
     quantity = IntegerField(
         _l("Quantity"), [Optional(), NumberRange(min=1, max=1_000_000, message=_l("From 1 to 1,000,000."))], default=1
     )

@@ -23,7 +23,7 @@ from app.models.reminders import Delivery, Reminder
 from app.models.requests import Request
 from app.models.stamps import utcnow
 from app.spreadsheets.columns import REMINDER_COLUMNS
-from app.validation import NOTES, form_validator
+from app.validation import NOTES, due_time_rule, form_validator
 from app.views.export import export_response, requested_format
 
 PRESET_LABELS = {
@@ -55,7 +55,15 @@ def _chosen_time(form: ReminderForm | MoveForm) -> datetime | None:
     zone = reminder_domain.user_zone(g.user)
     choices = reminder_domain.quick_choices(utcnow(), zone)
     local = choices.get(form.preset.data or "") or form.due.data
-    return reminder_domain.local_to_utc(local, zone) if local else None
+    if not local:
+        return None
+    problem = due_time_rule(local)  # year 1 or 9999 would overflow the conversion to UTC
+    due = None if problem else reminder_domain.local_to_utc(local, zone)
+    problem = problem or due_time_rule(due)
+    if problem:
+        form.due.errors = [*form.due.errors, problem]
+        return None
+    return due
 
 
 def _shown(moment: datetime) -> str:
@@ -112,7 +120,8 @@ class RemindersView(BaseView):
         if request.method == "POST" and form.validate():
             due = _chosen_time(form)
             if due is None:
-                form.due.errors.append(_("Choose when to remind you."))
+                if not form.due.errors:
+                    form.due.errors.append(_("Choose when to remind you."))
             elif reminder_domain.is_in_the_past(due):
                 form.due.errors.append(_past_message())
             else:

@@ -34,7 +34,7 @@ from app.models.requests import (
     RequestStatus,
 )
 from app.search import RequestQuickSearchFilter, ValueEquals
-from app.validation import NOTES, form_validators, text_rule
+from app.validation import NOTES, REQUEST_RULES, CurrencyField, MoneyField, comment_problem, form_validators
 from app.views.activity_badges import activity_badge, next_step_badge
 from app.views.base import CrmModelView, ResponsibleDefaultMixin, UrlParamFiltersMixin, customer_link
 from app.views.equipment import EquipmentField
@@ -73,13 +73,6 @@ REQUEST_LABELS = {
     "next_step_on": _l("Next step"),
     "next_step_text": _l("What to do next"),
     "activity": _l("Without activity"),
-}
-FINANCE_RULES = {
-    "payment_terms": (NOTES,),
-    "contract_number": (text_rule(64),),
-    "invoice_number": (text_rule(64),),
-    "finance_comment": (NOTES,),
-    "next_step_text": (text_rule(200),),
 }
 
 
@@ -185,7 +178,11 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
         # Today unless the manager says otherwise.
         "request_date": DateField(_l("Date"), [DataRequired()], default=local_today, widget=DatePickerWidget()),
     }
-    edit_form_extra_fields = {"equipment": EquipmentField(_l("Contract subject"))}
+    edit_form_extra_fields = {
+        "equipment": EquipmentField(_l("Contract subject")),
+        "contract_price": MoneyField(_l("Contract price")),
+        "currency": CurrencyField(_l("Currency"), default="RUB"),
+    }
     add_fieldsets = [
         (_l("Request"), {"fields": ["organization", "request_date", "responsible"]}),
         (_l("Contract subject"), {"fields": ["equipment"]}),
@@ -207,7 +204,8 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
             },
         ),
     ]
-    validators_columns = form_validators(FINANCE_RULES)
+    validators_columns = form_validators(REQUEST_RULES)
+    money_columns = ("contract_price",)
     list_template = "crm/request_list.html"
     list_widget = RequestListWidget
     show_template = "crm/request_show.html"
@@ -264,7 +262,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
 
     def _comment_from_form(self) -> str | None:
         comment = (request.form.get("comment") or "").strip()
-        message = NOTES(comment) if comment else _("Write a comment: it is required for every change.")
+        message = comment_problem(comment)
         if message:
             flash(message, "danger")
             return None
