@@ -78,6 +78,11 @@ def required_rule(value: str) -> str | None:
     return None
 
 
+def optional(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The same rules for a field that may stay empty (a blank row of a form's table)."""
+    return tuple(rule for rule in rules if rule is not required_rule)
+
+
 def _is_blank(value: object) -> bool:
     """None, or text of nothing but spaces and invisible format characters (zero-width space…)."""
     if value is None:

@@ -161,10 +161,17 @@ def test_the_download_is_for_logged_in_users_and_knows_the_server(app, client):
     assert answer.status_code == 200
     assert "zaptrade-agent.pyz" in answer.headers["Content-Disposition"]
     archive = zipfile.ZipFile(io.BytesIO(answer.data))
-    assert json.loads(archive.read("agent/server.json")) == {"server": app.config["PUBLIC_URL"].rstrip("/")}
+    # PUBLIC_URL unset: the address the manager reached the CRM at.
+    assert json.loads(archive.read("agent/server.json")) == {"server": "http://localhost"}
     assert json.loads(archive.read("agent/build.json"))["version"] == AGENT_VERSION
     assert "__main__.py" in archive.namelist() and "plyer/__init__.py" in archive.namelist()
     assert answer.data.startswith(b"#!/usr/bin/env python3\n")
+    app.config["PUBLIC_URL"] = "https://crm.zaptrade.example/"  # set, it wins
+    try:
+        again = zipfile.ZipFile(io.BytesIO(client.get("/agent-settings/download").data))
+        assert json.loads(again.read("agent/server.json")) == {"server": "https://crm.zaptrade.example"}
+    finally:
+        app.config["PUBLIC_URL"] = ""
 
 
 def test_a_jwt_still_reads_the_feed(client):

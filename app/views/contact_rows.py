@@ -10,13 +10,14 @@ from wtforms import BooleanField, FieldList, Form, FormField, StringField
 from wtforms.validators import ValidationError
 
 from app.models.clients import Contact
-from app.validation import CONTACT_RULES, form_validator
+from app.validation import CONTACT_RULES, form_validator, optional
 
 CONTACT_ROW_FIELDS = ("full_name", "position", "work_phone", "mobile_phone", "email")
 
 
 class ContactRowForm(Form):
-    full_name = StringField(_l("Full name"), [form_validator(*CONTACT_RULES["full_name"])])
+    # A blank row is skipped; a row with anything in it needs the name (validate_full_name).
+    full_name = StringField(_l("Full name"), [form_validator(*optional(CONTACT_RULES["full_name"]))])
     position = StringField(_l("Position"), [form_validator(*CONTACT_RULES["position"])])
     work_phone = StringField(_l("Work phone"), [form_validator(*CONTACT_RULES["work_phone"])])
     mobile_phone = StringField(_l("Mobile phone"), [form_validator(*CONTACT_RULES["mobile_phone"])])
