@@ -125,17 +125,16 @@ def _register_views(appbuilder) -> None:
         "Backups",
         label=_l("Backups"),
         icon="fa-floppy-o",
-        category="Administration",
-        category_label=_l("Administration"),
-        category_icon="fa-cogs",
+        category="Reference data",
+        category_label=_l("Reference data"),
     )
     appbuilder.add_view(
         MailSettingsView,
         "Mail",
         label=_l("Mail"),
         icon="fa-envelope-o",
-        category="Administration",
-        category_label=_l("Administration"),
+        category="Reference data",
+        category_label=_l("Reference data"),
     )
     appbuilder.add_api(OrganizationApi)
     appbuilder.add_api(ContactApi)

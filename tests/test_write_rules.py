@@ -106,8 +106,8 @@ def _gone_with_its_contacts_and_reminders(app: Flask, pk: int, reminder_id: int)
 def test_an_organisation_without_requests_goes_with_its_contacts_and_reminders(app, client):
     pk, reminder_id = _organization_without_requests(app)
     login(client, "petrova")
-    show = f"/organizationview/show/{pk}"
-    answer = client.post(f"/organizationview/delete/{pk}", data={"csrf_token": csrf_token(client, "/organizationview/list/")})
+    token = csrf_token(client, "/organizationview/list/")
+    answer = client.post(f"/organizationview/delete/{pk}", data={"csrf_token": token})
     assert answer.status_code == 302
     _gone_with_its_contacts_and_reminders(app, pk, reminder_id)
     pk, reminder_id = _organization_without_requests(app)
