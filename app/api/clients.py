@@ -47,8 +47,7 @@ class OrganizationApi(WriteRulesMixin, CrmModelRestApi):
 
     def pre_delete(self, item: Organization) -> None:
         access.check_organization_write(item)
-        deletion.check_organization_deletion(db.session, item)
-        deletion.delete_organization_reminders(db.session, item)
+        deletion.prepare_organization_deletion(db.session, item)
 
 
 class ContactApi(WriteRulesMixin, CrmModelRestApi):

@@ -47,6 +47,13 @@ def delete_organization_reminders(session: Session, organization: Organization) 
     session.execute(delete(Reminder).where(Reminder.organization_id == organization.id))
 
 
+def prepare_organization_deletion(session: Session, organization: Organization) -> None:
+    """Before an organisation is deleted, by a form or by REST: refused while it has requests;
+    otherwise its reminders go first (its contacts go by the relationship's cascade)."""
+    check_organization_deletion(session, organization)
+    delete_organization_reminders(session, organization)
+
+
 def user_history_count(session: Session, user_id: int) -> int:
     """How many rows name the user as author, actor, owner or responsible."""
     questions = [

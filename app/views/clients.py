@@ -228,8 +228,7 @@ class OrganizationView(ExportMixin, LandOnRecordMixin, ResponsibleDefaultMixin, 
     def pre_delete(self, item: Organization) -> None:
         """Refused while it has requests (for everyone); its contacts and reminders go with it."""
         access.check_organization_write(item)
-        deletion.check_organization_deletion(db.session, item)
-        deletion.delete_organization_reminders(db.session, item)
+        deletion.prepare_organization_deletion(db.session, item)
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None) -> dict:
         """The page's template also gets the organisation FAB fetched through the access policy."""
