@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import current_app, has_request_context, request, session
+from flask import abort, current_app, has_request_context, request, session
+from flask_appbuilder import expose
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
@@ -77,7 +78,17 @@ def _without_groups(columns: list[str]) -> list[str]:
     return [column for column in columns if column != "groups"]
 
 
-class CrmUserDBModelView(UserDBModelView):
+class KnownActionsOnly:
+    """FAB's user and role screens raise (500) on an action name they do not have: 404 instead."""
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        if request.form.get("action", "") not in self.actions:
+            abort(404)
+        return super().action_post()
+
+
+class CrmUserDBModelView(KnownActionsOnly, UserDBModelView):
     """User administration (administrator only) with the record scope and time zone."""
 
     add_columns = [*_without_groups(UserDBModelView.add_columns), "record_scope", "timezone"]
@@ -129,7 +140,7 @@ class NotPublicRole(BaseFilter):
         return query.filter(self.model.name != current_app.appbuilder.sm.auth_role_public)
 
 
-class CrmRoleModelView(RoleModelView):
+class CrmRoleModelView(KnownActionsOnly, RoleModelView):
     """The product's roles by their Russian names; the unused "Public" role and the raw permission
     dump stay out of the list."""
 

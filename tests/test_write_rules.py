@@ -187,3 +187,12 @@ def test_the_openapi_description_lists_the_refusals(app, client):
         for method in methods:
             responses = spec["paths"][f"/api/v1{path}"][method]["responses"]
             assert {"403", "409", "404" if "{pk}" in path else "400"} <= set(map(str, responses)), (path, method)
+
+
+def test_an_unknown_action_on_the_user_and_role_screens_answers_404(app, client):
+    login(client, "admin")
+    for screen in ("users", "roles"):
+        token = csrf_token(client, f"/{screen}/list/")
+        answer = client.post(f"/{screen}/action_post", data={"action": "bogus", "rowid": "1", "csrf_token": token})
+        assert answer.status_code == 404, screen
+    assert client.get("/users/list/").status_code == 200
