@@ -271,6 +271,12 @@ def test_import_merges_the_same_company_and_undo_removes_exactly_it(app, admin_c
         ).all()
         assert [entry.user_id for entry in created if entry.entity_id == romashka.id] == [ivanov]
         assert romashka.created_by_fk == ivanov
+        romashka_id = romashka.id
+    # The organisation's history says who brought it in, and by which import.
+    history = admin_client.get(f"/organizationview/show/{romashka_id}").get_data(as_text=True)
+    assert f"(через импорт №{batch_id})" in history and "Иван Иванов" in history
+    lutik_history = admin_client.get(f"/organizationview/show/{existing_id}").get_data(as_text=True)
+    assert f"(через импорт №{batch_id})" in lutik_history  # the merge filled its empty fields
     # Found by the quick search, phone digits included.
     assert "Ромашка" in admin_client.get("/organizationview/list/?q=4951234567").get_data(as_text=True)
 

@@ -180,9 +180,15 @@ class _Pending:
         self.entry, self.obj, self.organization, self.request = entry, obj, organization, request
 
 
+# session.info key: the import whose rows the session writes (or undoes), for the history's
+# «через импорт №N»; set by app/spreadsheets/importing.py around its work.
+VIA_IMPORT = "audit_via_import"
+
+
 @event.listens_for(Session, "before_flush")
 def _record(session: Session, _flush_context, _instances) -> None:
     user_id = acting_user_id()
+    via_import = session.info.get(VIA_IMPORT)
     pending: list[_Pending] = session.info.setdefault("audit_pending", [])
     for action, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in list(objects):
@@ -197,6 +203,8 @@ def _record(session: Session, _flush_context, _instances) -> None:
                 changes = _snapshot(session, obj)
             else:
                 changes = {key: [_plain(getattr(obj, key)), None] for key in _columns(obj)}
+            if via_import is not None:
+                changes["_import"] = [None, via_import]
             organization_id, request_id, organization, request = _placement(obj)
             entry = AuditEntry(
                 occurred_on=utcnow(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from app.domain.audit import VIA_IMPORT
 from app.files import stored_path
 from app.formatting import local_datetime
 from app.models.clients import Contact, Organization
@@ -200,13 +202,24 @@ def run_import(batch: ImportBatch, user_id: int, session: Session) -> None:
     batch.created_organizations = batch.merged_organizations = batch.created_contacts = 0
     run = _Run(session=session, batch=batch, user_id=user_id)
     _table, plans = batch_plans(batch, session)
-    for count, plan in enumerate(plans, start=1):
-        run.apply(plan)
-        if count % CHUNK_ROWS == 0:
-            run.commit_chunk()
-    run.commit_chunk()
-    batch.state, batch.finished_on = ImportState.DONE, utcnow()
-    session.commit()
+    with _audited_as(session, batch):
+        for count, plan in enumerate(plans, start=1):
+            run.apply(plan)
+            if count % CHUNK_ROWS == 0:
+                run.commit_chunk()
+        run.commit_chunk()
+        batch.state, batch.finished_on = ImportState.DONE, utcnow()
+        session.commit()
+
+
+@contextmanager
+def _audited_as(session: Session, batch: ImportBatch) -> Iterator[None]:
+    """The audit trail of what happens inside says «через импорт №N»."""
+    session.info[VIA_IMPORT] = batch.id
+    try:
+        yield
+    finally:
+        session.info.pop(VIA_IMPORT, None)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -276,14 +289,15 @@ def undo_import(batch: ImportBatch, session: Session) -> list[str]:
     changes = session.scalars(
         select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id.desc())
     ).all()
-    for done, (change, record) in enumerate(_with_records(session, changes), start=1):
-        if change.action == "create":
-            session.delete(record)
-        else:
-            for name, value in json.loads(change.previous).items():
-                setattr(record, name, value)
-        if done % 500 == 0:
-            session.flush()
-    batch.state, batch.finished_on = ImportState.UNDONE, utcnow()
-    session.commit()
+    with _audited_as(session, batch):
+        for done, (change, record) in enumerate(_with_records(session, changes), start=1):
+            if change.action == "create":
+                session.delete(record)
+            else:
+                for name, value in json.loads(change.previous).items():
+                    setattr(record, name, value)
+            if done % 500 == 0:
+                session.flush()
+        batch.state, batch.finished_on = ImportState.UNDONE, utcnow()
+        session.commit()
     return []

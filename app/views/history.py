@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -109,6 +110,7 @@ def _title(entry: AuditEntry, changes: dict) -> str:
 
 def _line(entry: AuditEntry) -> HistoryLine:
     changes = json.loads(entry.changes or "{}")
+    via_import = (changes.pop("_import", None) or [None, None])[1]
     hidden = _HIDDEN | _HIDDEN_FOR.get(entry.entity, set())
     details = []
     for field, (old, new) in changes.items():
@@ -124,6 +126,8 @@ def _line(entry: AuditEntry) -> HistoryLine:
     else:
         entity = ENTITY_LABELS.get(entry.entity, entry.entity)
         what = f"{entity} «{title}» {ACTION_LABELS.get(entry.action, entry.action)}"
+    if via_import is not None:
+        what = f"{what} ({_('via import #%(number)s', number=via_import)})"
     return HistoryLine(entry.occurred_on, person(entry.user), what, details)
 
 
