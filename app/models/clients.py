@@ -133,15 +133,16 @@ def _refresh_derived_columns(session: Session, _flush_context, _instances) -> No
     for obj in session.deleted:
         if isinstance(obj, Contact):
             touch(_organization_of(session, obj), removed_contact=obj)
+    # New contacts by organisation, gathered once: an import flushes thousands of them at a time.
+    new_contacts: dict[int, list[Contact]] = {}
+    for obj in session.new:
+        if isinstance(obj, Contact):
+            new_contacts.setdefault(id(_organization_of(session, obj)), []).append(obj)
     for org, removed in touched.values():
         if org in session.deleted:
             continue
         org.name_key = name_key(org.name)
         org.sort_key = sort_key(org.name)
         contacts = [c for c in org.contacts if id(c) not in removed and c not in session.deleted]
-        contacts += [
-            c
-            for c in session.new
-            if isinstance(c, Contact) and _organization_of(session, c) is org and c not in contacts
-        ]
+        contacts += [c for c in new_contacts.get(id(org), []) if c not in contacts]
         org.search_text = org.build_search_text(contacts)
