@@ -6,10 +6,11 @@ APP := $(BIN)/flask --app run
 
 .PHONY: run test demo bench install install-dev translations extract-messages lint format clean agent
 
-run: install translations agent
+run: install translations
 	$(APP) crm start
 
-# The downloadable desktop Agent (one zipapp file, served by the «Агент» page); `flask crm init` builds it too.
+# The downloadable desktop Agent (one zipapp file, served by the «Агент» page); `make run` and
+# `flask crm init` build it at every start, so the server always offers the Agent of its code.
 agent: install
 	$(BIN)/python -m agent.build $(or $(INSTANCE_DIR),instance)/agent/zaptrade-agent.pyz
 
