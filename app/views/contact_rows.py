@@ -3,14 +3,13 @@ phones and e-mail, checked by the same rules as the contact form."""
 
 from __future__ import annotations
 
-from flask import render_template
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
-from wtforms import BooleanField, FieldList, Form, FormField, StringField
+from wtforms import BooleanField, Form, StringField
 from wtforms.validators import ValidationError
 
 from app.models.clients import Contact
 from app.validation import CONTACT_RULES, form_validator, optional
+from app.views.form_rows import RowsField, RowsWidget
 
 CONTACT_ROW_FIELDS = ("full_name", "position", "work_phone", "mobile_phone", "email")
 
@@ -30,32 +29,9 @@ class ContactRowForm(Form):
             raise ValidationError(_l("Give the contact's full name."))
 
 
-class ContactRowsWidget:
-    """A table of contact rows; a template row lets the page add more."""
-
-    def __call__(self, field: FieldList, **kwargs) -> Markup:
-        options = {
-            "name": f"{field.name}-__index__",
-            "id": f"{field.id}-__index__",
-            "_meta": field.meta,
-            "translations": field._translations,
-        }
-        template_row = field.meta.bind_field(field._form, field.unbound_field, options)
-        template_row.process(None)
-        return Markup(render_template("crm/contact_rows.html", field=field, template_row=template_row))
-
-
-class ContactRowsField(FieldList):
-    widget = ContactRowsWidget()
-
-    def __init__(self, label=None, **kwargs) -> None:
-        super().__init__(FormField(ContactRowForm), label, min_entries=1, **kwargs)
-
-    def validate(self, form, extra_validators=()) -> bool:
-        valid = super().validate(form, extra_validators)
-        # Row errors are shown beside their inputs; FAB's field template expects only strings here.
-        self.errors = [error for error in self.errors if isinstance(error, str)]
-        return valid
+class ContactRowsField(RowsField):
+    row_form = ContactRowForm
+    widget = RowsWidget("crm/contact_rows.html")
 
 
 def build_contacts(rows: list[dict]) -> list[Contact]:

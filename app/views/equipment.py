@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import render_template
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
-from wtforms import FieldList, Form, FormField, IntegerField, StringField
+from wtforms import Form, IntegerField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.validation import ITEM_RULES, form_validator
+from app.views.form_rows import RowsField, RowsWidget
 
 
 class EquipmentItemForm(Form):
@@ -28,32 +27,9 @@ class EquipmentItemForm(Form):
             raise ValidationError(_l("Give the equipment type."))
 
 
-class EquipmentEditorWidget:
-    """Renders the rows as a table with suggestions; a template row lets the page add more."""
-
-    def __call__(self, field: FieldList, **kwargs) -> Markup:
-        options = {
-            "name": f"{field.name}-__index__",
-            "id": f"{field.id}-__index__",
-            "_meta": field.meta,
-            "translations": field._translations,
-        }
-        template_row = field.meta.bind_field(field._form, field.unbound_field, options)
-        template_row.process(None)
-        return Markup(render_template("crm/equipment_editor.html", field=field, template_row=template_row))
-
-
-class EquipmentField(FieldList):
-    widget = EquipmentEditorWidget()
-
-    def __init__(self, label=None, **kwargs) -> None:
-        super().__init__(FormField(EquipmentItemForm), label, min_entries=1, **kwargs)
-
-    def validate(self, form, extra_validators=()) -> bool:
-        valid = super().validate(form, extra_validators)
-        # Row errors are shown beside their inputs; FAB's field template expects only strings here.
-        self.errors = [error for error in self.errors if isinstance(error, str)]
-        return valid
+class EquipmentField(RowsField):
+    row_form = EquipmentItemForm
+    widget = RowsWidget("crm/equipment_editor.html")
 
     def pre_validate(self, form) -> None:
         if not any((entry.form.equipment_type.data or "").strip() for entry in self.entries):
