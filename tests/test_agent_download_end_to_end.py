@@ -17,31 +17,24 @@ import urllib.request
 
 import pytest
 
+from tests.agent.support import DESKTOP_SESSION, DESKTOP_TOOLS
 from tests.conftest import PASSWORD
 from tests.factories import make_organization
 from tests.test_agent_end_to_end import Api, _user_id, server  # noqa: F401 - the live-server fixture
 
-TOOLS = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send", "gdbus")
+TOOLS = DESKTOP_TOOLS
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/usr/local/bin")
 
-DESKTOP = r"""
-set -e
-Xvfb :$DISPLAY_NO -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 & XPID=$!
-trap 'kill $DPID $XPID 2>/dev/null || true' EXIT
-for i in $(seq 100); do [ -e /tmp/.X11-unix/X$DISPLAY_NO ] && break; sleep 0.05; done
-export DISPLAY=:$DISPLAY_NO
-dunst >/dev/null 2>&1 & DPID=$!
-for i in $(seq 100); do
-  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-    --method org.freedesktop.DBus.NameHasOwner org.freedesktop.Notifications | grep -q true && break
-  sleep 0.05
-done
+DESKTOP = (
+    DESKTOP_SESSION
+    + r"""
 "$PYTHON" "$AGENT" run --once && echo 0 > "$EXIT_CODE" || echo $? > "$EXIT_CODE"
 sleep 0.3
 dunstctl close-all
 sleep 0.2
 dunstctl history > "$HISTORY"
 """
+)
 
 
 def download_as(url: str, username: str) -> bytes:

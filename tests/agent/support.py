@@ -36,3 +36,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+# The programs a real pop-up needs, and a shell prelude (run under dbus-run-session) that starts a
+# virtual screen on :$DISPLAY_NO and the dunst notification daemon, and waits until both answer.
+DESKTOP_TOOLS = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send", "gdbus")
+DESKTOP_SESSION = r"""
+set -e
+Xvfb :$DISPLAY_NO -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 & XPID=$!
+trap 'kill $DPID $XPID 2>/dev/null || true' EXIT
+for i in $(seq 100); do [ -e /tmp/.X11-unix/X$DISPLAY_NO ] && break; sleep 0.05; done
+export DISPLAY=:$DISPLAY_NO
+dunst >/dev/null 2>&1 & DPID=$!
+for i in $(seq 100); do
+  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner org.freedesktop.Notifications | grep -q true && break
+  sleep 0.05
+done
+"""

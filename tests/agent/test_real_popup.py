@@ -17,28 +17,21 @@ import pytest
 from agent import autostart
 from agent.config import LOG_FILE
 from tests.agent.fake_crm import PASSWORD, FakeCRM
+from tests.agent.support import DESKTOP_SESSION, DESKTOP_TOOLS
 
-TOOLS = ("dbus-run-session", "Xvfb", "dunst", "dunstctl", "notify-send", "gdbus")
+TOOLS = DESKTOP_TOOLS
 ROOT = Path(autostart.package_root())
 
-SCRIPT = r"""
-set -e
-Xvfb :$DISPLAY_NO -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 & XPID=$!
-trap 'kill $DPID $XPID 2>/dev/null || true' EXIT
-for i in $(seq 100); do [ -e /tmp/.X11-unix/X$DISPLAY_NO ] && break; sleep 0.05; done
-export DISPLAY=:$DISPLAY_NO
-dunst >/dev/null 2>&1 & DPID=$!
-for i in $(seq 100); do
-  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
-    --method org.freedesktop.DBus.NameHasOwner org.freedesktop.Notifications | grep -q true && break
-  sleep 0.05
-done
+SCRIPT = (
+    DESKTOP_SESSION
+    + r"""
 "$PYTHON" -m agent run --once
 sleep 0.3
 dunstctl close-all
 sleep 0.2
 dunstctl history > "$HISTORY"
 """
+)
 
 
 @pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason="needs " + " ".join(TOOLS))
