@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.domain import reminders as reminder_domain
 from app.extensions import db
@@ -141,20 +141,54 @@ def test_resend_sends_only_a_failed_reminder_and_names_the_state_of_any_other(ap
         processes.stop_all()
 
 
+def test_two_resends_milliseconds_apart_send_the_failed_reminder_once(app, smtp):
+    """Two tabs both show the reminder as failed; the first click's e-mail is out before the
+    second click is handled: the second finds it sent and sends nothing."""
+    from sqlalchemy.orm import Session
+
+    from app.jobs.reminders import send_reminder
+
+    smtp.clear()
+    with app.app_context():
+        failed = reminder_domain.create_reminder(db.session, _owner(), "Дважды", utcnow() - timedelta(hours=1))
+        failed.delivery, failed.attempts, failed.last_error = Delivery.FAILED, 9, "TimeoutError: timed out"
+        db.session.commit()
+        reminder_id = failed.id
+        with Session(db.engine) as second_tab:
+            stale = second_tab.get(Reminder, reminder_id)  # read before the first click lands
+            assert stale.delivery == Delivery.FAILED
+            first = db.session.get(Reminder, reminder_id, populate_existing=True)
+            assert reminder_domain.resend(first) is True
+            db.session.commit()
+            assert send_reminder(reminder_id) == "sent"
+            assert reminder_domain.resend(stale) is False  # the row says "sent" now, whatever the page said
+            second_tab.commit()
+            assert stale.delivery == Delivery.SENT  # what the refusal names
+        assert send_reminder(reminder_id) == "not due or taken"
+        assert db.session.get(Reminder, reminder_id, populate_existing=True).delivery == Delivery.SENT
+    time.sleep(1)
+    assert len(smtp.messages) == 1 and smtp.messages[0]["Subject"] == "Напоминание: Дважды"
+
+
 def test_mail_server_down_then_back_every_waiting_reminder_goes_out_at_once(app, client, smtp, tmp_path, monkeypatch):
-    """The back-off table would wait up to half an hour; a probe sees the server back within a sweep."""
+    """The back-off table waits ten minutes before the second attempt here; a probe sees the server
+    back within a sweep, so the e-mails go out within the outage + 30 s all the same."""
     outage = float(os.environ.get("SMTP_OUTAGE_SECONDS", 12))
+    first_retry = 600.0  # far beyond outage + 30 s: only the release can deliver in time
     Redis.from_url(app.config["REDIS_URL"]).flushdb()
     monkeypatch.setitem(app.config, "HEALTH_REMINDER_LATE_SECONDS", 5)
     monkeypatch.setitem(app.config, "HEALTH_HEARTBEAT_SECONDS", 4)
     smtp.stop()
-    processes = Background(app, tmp_path, REMINDER_RETRY_DELAYS="30,60,120,300,600,900,1800", SMTP_PROBE_SECONDS="2")
+    processes = Background(
+        app, tmp_path, REMINDER_RETRY_DELAYS=f"{first_retry:.0f},900,1800,1800", SMTP_PROBE_SECONDS="2"
+    )
     try:
         processes.start("worker")
         processes.start("scheduler")
         ids = set_reminders(app, 5, due_in=0, text="Почта лежит")
         assert wait_until(lambda: _all_attempted(app, ids), timeout=30), processes.logs()
         down_since = time.monotonic()
+        assert _earliest_retry_in(app, ids) > outage + 30  # the table alone would be too late
         time.sleep(max(0.0, outage - 8))
         during = client.get("/health")
         time.sleep(max(0.0, outage - (time.monotonic() - down_since)))
@@ -165,18 +199,67 @@ def test_mail_server_down_then_back_every_waiting_reminder_goes_out_at_once(app,
         delay = time.monotonic() - back
         time.sleep(3)
         assert len(smtp.messages) == len(ids) and len(set(message_ids(smtp))) == len(ids), processes.logs()
-        assert len(messages) == len(ids) and delay <= 30, delay
+        assert len(messages) == len(ids) and delay <= 30, delay  # late by the outage + 30 s, not by the table
         assert during.status_code == 503, during.get_json()
         assert any(reason.startswith("reminders are late") for reason in during.get_json()["reasons"])
         assert wait_until(lambda: client.get("/health").status_code == 200, timeout=10), client.get("/health").json
         print(
             f"\nSMTP outage {back - down_since:.0f} s: all {len(ids)} e-mails {delay:.1f} s after the server was back"
-            f" (next retry by the table: 30 s); /health during: 503 {during.get_json()['reasons']}"
+            f" (next retry by the table: {first_retry:.0f} s); /health during: 503 {during.get_json()['reasons']}"
         )
     finally:
         processes.stop_all()
         if smtp.controller is None:
             smtp.start()
+
+
+def test_release_makes_only_the_reminders_waiting_for_a_retry_due_now(app):
+    later = utcnow() + timedelta(minutes=10)
+    with app.app_context():
+        owner = _owner()
+
+        def reminder(text: str, **state) -> int:
+            made = reminder_domain.create_reminder(db.session, owner, text, utcnow() - timedelta(minutes=1))
+            db.session.flush()
+            db.session.execute(update(Reminder).where(Reminder.id == made.id).values(**state))
+            return made.id
+
+        waiting = [
+            reminder(f"Ждёт повтора {n}", attempts=n, next_attempt_at=later, last_error="ConnectionRefusedError")
+            for n in (1, 3)
+        ]
+        untouched = {
+            "sent": reminder("Ушло", delivery=Delivery.SENT, attempts=2, next_attempt_at=later),
+            "done": reminder("Закрыто", attempts=1, next_attempt_at=later, done_at=utcnow()),
+            "future": reminder("Ещё не пора", attempts=0, next_attempt_at=later),
+            "failed": reminder("Не ушло", delivery=Delivery.FAILED, attempts=9, next_attempt_at=later),
+            "sending": reminder("Отправляется", delivery=Delivery.SENDING, attempts=1, next_attempt_at=later),
+        }
+        db.session.commit()
+        now = utcnow()
+
+        assert reminder_domain.release_waiting_retries(db.session, now) == len(waiting)
+
+        def state(reminder_id: int) -> tuple:
+            row = db.session.get(Reminder, reminder_id, populate_existing=True)
+            return row.delivery, row.attempts, reminder_domain.as_utc(row.next_attempt_at)
+
+        assert all(state(reminder_id)[2] == now for reminder_id in waiting)
+        assert [state(reminder_id)[0] for reminder_id in waiting] == [Delivery.PENDING, Delivery.PENDING]
+        assert all(state(reminder_id)[2] == later for reminder_id in untouched.values()), {
+            kind: state(reminder_id) for kind, reminder_id in untouched.items()
+        }
+        assert set(reminder_domain.due_reminder_ids(db.session, now, 120, 100)) == set(waiting)
+        assert reminder_domain.release_waiting_retries(db.session, now) == 0  # nothing waits any more
+        db.session.rollback()
+
+
+def _earliest_retry_in(app, ids: list[int]) -> float:
+    """Seconds until the first of these reminders is due again by the back-off table."""
+    with app.app_context():
+        earliest = db.session.scalar(select(func.min(Reminder.next_attempt_at)).where(Reminder.id.in_(ids)))
+        db.session.rollback()
+        return (reminder_domain.as_utc(earliest) - utcnow()).total_seconds()
 
 
 def _all_attempted(app, ids: list[int]) -> bool:

@@ -156,24 +156,29 @@ def nightly_backup_due(now: datetime) -> datetime | None:
 
 
 def backup_health(now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
-    """For /health: not ok when backups are enabled and the last one failed, or the last good one
-    is older than BACKUP_MAX_AGE_HOURS (two days). Before the first backup there is nothing to
-    judge (the nightly job makes one at its first tick)."""
+    """For /health: not ok when backups are enabled and the last scheduled (nightly) one failed,
+    or the last good nightly one is older than BACKUP_MAX_AGE_HOURS (two days). A backup made by
+    the button or the command judges nothing: a good one the next morning must not hide a nightly
+    schedule that fails. Before the first nightly run there is nothing to judge (the nightly job
+    makes one at its first tick)."""
     config = current_app.config
     if not config.get("BACKUP_ENABLED"):
         return True, {"enabled": False}
     now = now or datetime.now(UTC)
     status = read_status()
-    last = status.get("last") or {}
-    success = status.get("last_success") or {}
-    detail: dict[str, Any] = {"enabled": True, "last_success_at": success.get("finished_at")}
-    if not last:
+    scheduled = status.get("last_scheduled") or {}
+    detail: dict[str, Any] = {
+        "enabled": True,
+        "last_scheduled_at": scheduled.get("finished_at"),
+        "last_success_at": (status.get("last_success") or {}).get("finished_at"),
+    }
+    if not scheduled:
         detail["state"] = "none yet"
         return True, detail
-    if not last.get("ok"):
-        detail |= {"state": "failed", "error": last.get("error"), "failed_at": last.get("finished_at")}
+    if not scheduled.get("ok"):
+        detail |= {"state": "failed", "error": scheduled.get("error"), "failed_at": scheduled.get("finished_at")}
         return False, detail
-    finished = _parse_stamp(success.get("finished_at"))
+    finished = _parse_stamp(scheduled.get("finished_at"))
     max_age = timedelta(hours=float(config["BACKUP_MAX_AGE_HOURS"]))
     if finished is None or now - finished > max_age:
         detail["state"] = "too old"
