@@ -4,7 +4,7 @@ lists' filters and badges; the start page «Сегодня» and the board «В�
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import Flask
@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
 from app.domain import activity, dashboard
-from app.domain.reminders import create_reminder
+from app.domain.reminders import as_utc, create_reminder
 from app.domain.requests import add_comment, attach_document, build_items, change_status
 from app.extensions import db
 from app.files import store_upload
@@ -129,13 +129,14 @@ def test_the_next_step_is_set_in_the_form_and_the_api_and_becomes_a_reminder_in_
         request = new_request("ООО «Следующий шаг»")
         request_id, organization_id = request.id, request.organization_id
     login(client, "petrova")
+    step_day = date.today() + timedelta(days=3)  # a day ahead: the button reminds at 9:00 on it
     form = {
         "csrf_token": csrf_token(client, f"/requestview/edit/{request_id}"),
         "organization": str(organization_id),
         "request_date": date.today().isoformat(),
         "equipment-0-equipment_type": "Система очистки",
         "equipment-0-quantity": "1",
-        "next_step_on": "2026-12-10",
+        "next_step_on": step_day.isoformat(),
         "next_step_text": "Отправить КП",
         "currency": "RUB",
     }
@@ -143,19 +144,33 @@ def test_the_next_step_is_set_in_the_form_and_the_api_and_becomes_a_reminder_in_
         form["responsible"] = str(user("petrova").id)
     answer = client.post(f"/requestview/edit/{request_id}", data=form, follow_redirects=True)
     page = answer.get_data(as_text=True)
-    assert "10.12.2026" in page and "Отправить КП" in page
+    shown_day = step_day.strftime("%d.%m.%Y")
+    assert shown_day in page and "Отправить КП" in page
     assert "Напомнить в этот день в 9:00" in page
+    step = page[page.index('class="crm-next-step"') :]
+    assert f'name="due" value="{step_day.isoformat()}T09:00"' in step[: step.index("</dd>")]
     # The card's one-click button posts the reminder form with the step's text and day.
     token = csrf_token(client, f"/requestview/show/{request_id}")
     answer = client.post(
         "/reminders/new",
-        data={"csrf_token": token, "request_id": str(request_id), "text": "Отправить КП", "due": "2026-12-10T09:00"},
+        data={
+            "csrf_token": token,
+            "request_id": str(request_id),
+            "text": "Отправить КП",
+            "due": f"{step_day.isoformat()}T09:00",
+        },
     )
     assert answer.status_code == 302
     with app.app_context():
         reminder = db.session.scalars(select(Reminder)).one()
         assert reminder.text == "Отправить КП" and reminder.request_id == request_id
-        assert reminder.due_at.astimezone(activity_zone()).strftime("%d.%m.%Y %H:%M") == "10.12.2026 09:00"
+        assert reminder.due_at.astimezone(activity_zone()).strftime("%d.%m.%Y %H:%M") == f"{shown_day} 09:00"
+    # Set once, the card says so instead of offering the button again.
+    step = client.get(f"/requestview/show/{request_id}").get_data(as_text=True)
+    step = step[step.index('class="crm-next-step"') :]
+    step = step[: step.index("</dd>")]
+    assert f"Напоминание поставлено на {shown_day} 09:00" in step
+    assert "crm-next-step-reminder" not in step and "Напомнить в этот день" not in step
     # The API reads and writes the same fields.
     headers = {"Authorization": f"Bearer {api_token(app.test_client(), 'petrova')}"}
     api = app.test_client()
@@ -174,6 +189,91 @@ def activity_zone():
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Europe/Moscow")
+
+
+def moscow(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=activity_zone()).astimezone(UTC)
+
+
+def test_the_next_step_button_always_offers_a_time_still_ahead(app):
+    """Ahead: its day at 9:00. Today before 9:00: 9:00; later: the next full hour; at 23:30 and
+    for a step already past: «in an hour», counted when the button is pressed."""
+    today = date(2026, 12, 8)
+    with app.app_context():
+        petrova = user("petrova")
+        request = new_request("ООО «Когда напомнить»", next_step_on=today + timedelta(days=2))
+        ahead = offer_for(petrova, request, moscow(today, 14, 20))
+        assert (ahead.due, ahead.preset, ahead.today) == (datetime(2026, 12, 10, 9, 0), None, False)
+        request.next_step_on = today
+        assert offer_for(petrova, request, moscow(today, 7, 30)).due == datetime(2026, 12, 8, 9, 0)
+        later = offer_for(petrova, request, moscow(today, 14, 20))
+        assert (later.due, later.today) == (datetime(2026, 12, 8, 15, 0), True)
+        assert offer_for(petrova, request, moscow(today, 9, 0)).due == datetime(2026, 12, 8, 10, 0)
+        late = offer_for(petrova, request, moscow(today, 23, 30))
+        assert (late.due, late.preset) == (None, "in_an_hour")
+        request.next_step_on = today - timedelta(days=1)
+        past = offer_for(petrova, request, moscow(today, 10, 0))
+        assert (past.due, past.preset, past.existing) == (None, "in_an_hour", None)
+        request.next_step_on = None
+        assert offer_for(petrova, request, moscow(today, 10, 0)) is None
+
+
+def test_a_reminder_already_set_for_the_next_step_replaces_the_button(app):
+    today = date(2026, 12, 8)
+    with app.app_context():
+        petrova, sidorov = user("petrova"), user("sidorov")
+        request = new_request("ООО «Уже напомнили»", next_step_on=today + timedelta(days=2))
+        other = new_request("ООО «Другой запрос»", next_step_on=today + timedelta(days=2))
+        eve = create_reminder(db.session, petrova, "Накануне", moscow(today + timedelta(days=1), 9), request=request)
+        create_reminder(db.session, petrova, "О другом", moscow(today + timedelta(days=2), 9), request=other)
+        create_reminder(db.session, sidorov, "Не её", moscow(today + timedelta(days=2), 9), request=request)
+        db.session.commit()
+        assert offer_for(petrova, request, moscow(today, 10)).existing is None  # another day, request, owner
+        on_the_day = create_reminder(db.session, petrova, "Шаг", moscow(today + timedelta(days=2), 11), request=request)
+        db.session.commit()
+        assert offer_for(petrova, request, moscow(today, 10)).existing.id == on_the_day.id
+        on_the_day.done_at = utcnow()  # done: the button is back
+        db.session.commit()
+        assert offer_for(petrova, request, moscow(today, 10)).existing is None
+        # A step already past: a reminder of hers that has fired does not hide the button; one still
+        # ahead, set «in an hour», does.
+        request.next_step_on = today - timedelta(days=1)
+        eve.done_at = utcnow()
+        create_reminder(db.session, petrova, "Сработало", moscow(today, 9), request=request)
+        db.session.commit()
+        assert offer_for(petrova, request, moscow(today, 10)).existing is None
+        soon = create_reminder(db.session, petrova, "Через час", moscow(today, 11), request=request)
+        db.session.commit()
+        assert offer_for(petrova, request, moscow(today, 10)).existing.id == soon.id
+
+
+def offer_for(owner: CrmUser, request: Request, now: datetime):
+    from app.domain.reminders import next_step_reminder
+
+    return next_step_reminder(db.session, owner, request, now)
+
+
+def test_a_next_step_already_past_offers_a_reminder_in_an_hour_on_the_card(app, client):
+    with app.app_context():
+        request_id = new_request("ООО «Просрочили»", next_step_on=date.today() - timedelta(days=2)).id
+    login(client, "petrova")
+    page = client.get(f"/requestview/show/{request_id}").get_data(as_text=True)
+    step = page[page.index('class="crm-next-step"') :]
+    step = step[: step.index("</dd>")]
+    assert "Напомнить через час" in step and 'name="preset" value="in_an_hour"' in step
+    assert "в 9:00" not in step
+    token = csrf_token(client, f"/requestview/show/{request_id}")
+    answer = client.post(
+        "/reminders/new",
+        data={"csrf_token": token, "request_id": str(request_id), "text": "Шаг", "preset": "in_an_hour"},
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        due = db.session.scalars(select(Reminder.due_at)).one()
+        assert abs(as_utc(due) - (utcnow() + timedelta(hours=1))) < timedelta(minutes=2)
+    step = client.get(f"/requestview/show/{request_id}").get_data(as_text=True)
+    step = step[step.index('class="crm-next-step"') :]
+    assert "Напоминание поставлено на" in step[: step.index("</dd>")]
 
 
 def _start_page_world(app: Flask) -> dict:
@@ -249,6 +349,28 @@ def test_the_admin_sees_the_department_and_a_managers_day(app, client):
         petrova_id = user("petrova").id
     hers = client.get(f"/?manager={petrova_id}").get_data(as_text=True)
     assert world["quiet"] in hers and world["foreign"] not in hers and "Чужое напоминание" not in hers
+
+
+def test_a_manager_without_an_agent_is_shown_the_way_to_it_until_she_connects_one(app, client):
+    login(client, "petrova")
+    page = client.get("/").get_data(as_text=True)
+    assert 'class="alert alert-info crm-agent-hint"' in page
+    hint = page[page.index("crm-agent-hint") :]
+    hint = hint[: hint.index("</div>")]
+    assert "Агент" in hint and 'href="/agent-settings/"' in hint
+    with app.app_context():
+        from app.domain import agent_devices
+
+        agent_devices.connect(db.session, user("petrova"), "Ноутбук Петровой", "1.0")
+        db.session.commit()
+    assert "crm-agent-hint" not in client.get("/").get_data(as_text=True)
+    # The administrator looking at the department (or at her day) is not told about his own Agent.
+    client.get("/logout/")
+    login(client, "admin")
+    with app.app_context():
+        sidorov_id = user("sidorov").id
+    assert "crm-agent-hint" not in client.get("/").get_data(as_text=True)
+    assert "crm-agent-hint" not in client.get(f"/?manager={sidorov_id}").get_data(as_text=True)
 
 
 def _board_world(app: Flask) -> dict:

@@ -153,13 +153,14 @@ def test_card_popup_shows_company_data_and_every_employee(app, manager_client):
     with app.app_context():
         org_id = make_organization(
             "ООО «Техснаб»",
-            phones="+7 (812) 300-00-00",
+            phones="+7 (812) 300-00-00, 8 800 100-20-30",
             email="office@tehsnab.ru",
             contacts=[
                 {
                     "full_name": "Волкова Анна",
                     "position": "Главный инженер",
                     "work_phone": "+7 812 300-00-01",
+                    "mobile_phone": "+7 921 400-50-60",
                     "email": "volkova@tehsnab.ru",
                 },
                 {
@@ -188,6 +189,27 @@ def test_card_popup_shows_company_data_and_every_employee(app, manager_client):
         assert expected in html
     # The primary contact comes first.
     assert html.index("Белов Олег") < html.index("Волкова Анна")
+    # One tap dials: every number is its own tel: link, the company's two numbers too.
+    for dial, shown in TEHSNAB_NUMBERS:
+        assert f'<a href="tel:{dial}" class="crm-tel">{shown}</a>' in html, shown
+    assert '<a href="mailto:volkova@tehsnab.ru" class="crm-mailto">' in html
+    # ... and the organisation's page, employees tab, shows the contact's two numbers the same way.
+    page = manager_client.get(f"/organizationview/show/{org_id}").get_data(as_text=True)
+    employees = page[page.index('id="ContactView"') : page.index('id="OrganizationRequestsView"')]
+    volkova = employees[employees.index("Волкова Анна") : employees.index("</tr>", employees.index("Волкова Анна"))]
+    assert volkova.count('class="crm-tel"') == 2
+    for dial, shown in TEHSNAB_NUMBERS[2:]:
+        assert f'<a href="tel:{dial}" class="crm-tel">{shown}</a>' in employees, shown
+    assert '<a href="mailto:volkova@tehsnab.ru" class="crm-mailto">' in employees
+
+
+TEHSNAB_NUMBERS = [
+    ("+78123000000", "+7 (812) 300-00-00"),
+    ("88001002030", "8 800 100-20-30"),
+    ("+78123000001", "+7 812 300-00-01"),
+    ("+79214005060", "+7 921 400-50-60"),
+    ("+79110001122", "+7 911 000-11-22"),
+]
 
 
 def test_card_of_a_missing_organization_is_404(manager_client):

@@ -6,6 +6,7 @@ path (app/jobs/reminders.py); the periodic sweep finds anything due that the fas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,65 @@ def quick_choices(now: datetime, zone: ZoneInfo) -> dict[str, datetime]:
         "tomorrow_morning": datetime.combine(tomorrow, time(9, 0)),
         "next_monday": datetime.combine(monday, time(9, 0)),
     }
+
+
+MORNING = time(9, 0)
+
+
+@dataclass(frozen=True)
+class NextStepReminder:
+    """What a request card offers for its next step: the reminder already set, or one click to set
+    it, at `due` (the user's wall-clock time) or by the form's `preset` (counted when it is sent)."""
+
+    existing: Reminder | None = None
+    due: datetime | None = None
+    preset: str | None = None
+    today: bool = False  # `due` is later today (the button names the hour), not on the step's day
+
+
+def next_step_reminder(
+    session: Session, user: CrmUser, request: Request, now: datetime | None = None
+) -> NextStepReminder | None:
+    """The one-click reminder of the next step, never at a time already gone.
+
+    Ahead: on its day at 9:00. Today: 9:00 if still ahead, else the next full hour. Past (or today
+    after 23:00): «in an hour». Shown instead of the button: the user's open reminder about the
+    request on the step's day, or, for a step already past, one still ahead (a reminder that has
+    fired already is on his start page; the button offers a new one).
+    """
+    step = request.next_step_on
+    if step is None:
+        return None
+    now = now or utcnow()
+    zone = user_zone(user)
+    local_now = now.astimezone(zone).replace(tzinfo=None)
+    today = local_now.date()
+    when = (
+        [
+            Reminder.due_at >= local_to_utc(datetime.combine(step, time(0, 0)), zone),
+            Reminder.due_at < local_to_utc(datetime.combine(step + timedelta(days=1), time(0, 0)), zone),
+        ]
+        if step >= today
+        else [Reminder.due_at >= now]
+    )
+    existing = session.scalars(
+        select(Reminder)
+        .where(Reminder.owner_id == user.id, Reminder.request_id == request.id, Reminder.done_at.is_(None), *when)
+        .order_by(Reminder.due_at)
+        .limit(1)
+    ).first()
+    if existing is not None:
+        return NextStepReminder(existing=existing)
+    if step > today:
+        return NextStepReminder(due=datetime.combine(step, MORNING))
+    if step == today:
+        morning = datetime.combine(today, MORNING)
+        next_hour = local_now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if local_now < morning:
+            return NextStepReminder(due=morning, today=True)
+        if next_hour.date() == today:
+            return NextStepReminder(due=next_hour, today=True)
+    return NextStepReminder(preset="in_an_hour")
 
 
 # A form filled slowly may name the current minute once it is sent: a few minutes' grace.
@@ -98,14 +158,21 @@ def mark_done(reminder: Reminder) -> None:
 
 def resend(reminder: Reminder) -> bool:
     """After a failure, and only then: try the e-mail again now. False (nothing done) otherwise:
-    a stale page or a second click must not send a delivered reminder twice."""
-    if reminder.delivery != Delivery.FAILED or reminder.done_at is not None:
-        return False
-    reminder.delivery = Delivery.PENDING
-    reminder.next_attempt_at = utcnow()
-    reminder.attempts = 0
-    reminder.last_error = None
-    return True
+    a stale page or a second click must not send a delivered reminder twice.
+
+    Decided by the row, not by the loaded object: an atomic `UPDATE … WHERE delivery = 'failed'`,
+    so of two resends milliseconds apart only one finds the reminder failed. The caller commits.
+    Either way the reminder is reloaded, so it tells the state it is really in.
+    """
+    session = Session.object_session(reminder)
+    resent = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder.id, Reminder.delivery == Delivery.FAILED, Reminder.done_at.is_(None))
+        .values(delivery=Delivery.PENDING, next_attempt_at=utcnow(), attempts=0, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(reminder)
+    return resent.rowcount == 1
 
 
 def waiting_for_retry(now: datetime):

@@ -1,30 +1,35 @@
 """Figures for the head of sales, computed by SQL aggregates from the access policy's selects.
 
-The period is a cohort: the requests *received* in it (by request date), and what became of them —
-won («Заказ выполнен»), lost («Dead»), conversion, won sums by currency, average days from the
-request to its win. "Now" figures (by status, stalled) cover every visible request whatever its
-date. Each figure carries the list arguments that show the requests behind it.
+"Who won what this quarter": a request counts as *received* in the period of its request date, as
+*won* («Заказ выполнен») or *lost* («Dead») in the period of the day (in the user's time zone) it
+reached that status, if it still has it; the won sums and the days from request to win follow the
+win. The conversion is the cohort's: of the requests received in the period, how many are won by
+now, so it never exceeds 100 %. "Now" figures (by status, stalled) cover every visible request
+whatever its date. Each figure carries the list arguments that show the requests behind it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import access
 from app.domain import activity
+from app.domain import reminders as reminder_domain
 from app.models.requests import Request, RequestStatus, StatusChange
 from app.models.users import CrmUser
 
 WON, LOST = RequestStatus.COMPLETED.value, RequestStatus.DEAD.value
+CLOSED = (WON, LOST)
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,20 @@ class Period:
     end: date  # inclusive
 
     def list_args(self) -> dict[str, str]:
+        """The requests list of those received in the period."""
         return {"received_from": self.start.isoformat(), "received_to": self.end.isoformat()}
+
+    def closed_args(self, status: str) -> dict[str, str]:
+        """The requests list of those won (or lost) in the period."""
+        return {"closed_from": self.start.isoformat(), "closed_to": self.end.isoformat(), "status": status}
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as UTC instants, from its first day's midnight to the midnight after its last."""
+        return _midnight(self.start, zone), _midnight(self.end + timedelta(days=1), zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(UTC)
 
 
 @dataclass
@@ -41,16 +59,18 @@ class Figures:
     """One row of the report: the whole department, or one manager."""
 
     received: int = 0
-    won: int = 0
-    lost: int = 0
+    won: int = 0  # won in the period, whenever received
+    lost: int = 0  # lost in the period, whenever received
     won_sums: dict[str, Decimal] = field(default_factory=dict)
     average_days_to_win: float | None = None
     stalled_now: int = 0
+    won_of_received: int = 0  # of those received in the period, won by now
 
     @property
     def conversion(self) -> float | None:
-        """Won of received, in per cent."""
-        return round(100.0 * self.won / self.received, 1) if self.received else None
+        """Won of the requests received in the period, in per cent (a won count of the period over
+        the received one could pass 100 % for a short period)."""
+        return round(100.0 * self.won_of_received / self.received, 1) if self.received else None
 
 
 @dataclass
@@ -60,7 +80,7 @@ class Report:
     total: Figures
     by_manager: list[tuple[CrmUser | None, Figures]]
     by_status_now: dict[str, int]
-    by_month: list[tuple[str, int, int]]  # (YYYY-MM, received, won)
+    by_month: list[tuple[str, int, int]]  # (YYYY-MM, received in the month, won in the month)
 
 
 def _scope(user: CrmUser, manager: CrmUser | None) -> Select:
@@ -85,32 +105,79 @@ def _month(session: Session, column: Any) -> ColumnElement:
     return func.to_char(column, "YYYY-MM")
 
 
+def _local_month(session: Session, moment: Any, zone: ZoneInfo, near: datetime) -> ColumnElement:
+    """The month of a stored UTC time on the user's calendar. SQLite knows no zones: it shifts by
+    the zone's offset at `near` (exact for zones without daylight saving, as Moscow's)."""
+    if session.get_bind().dialect.name == "sqlite":
+        minutes = int(near.astimezone(zone).utcoffset().total_seconds() // 60)
+        return func.strftime("%Y-%m", moment, f"{minutes:+d} minutes")
+    return func.to_char(func.timezone(zone.key, moment), "YYYY-MM")
+
+
+def closings(since: datetime):
+    """When each request last reached a closing status, as far as that was `since` or later.
+
+    Only the latest line into the request's *current* status names its closing: joined on status,
+    a request reopened since is closed nowhere. Lines before `since` cannot be the latest one of a
+    closing inside the period, so they are not read.
+    """
+    return (
+        select(
+            StatusChange.request_id,
+            StatusChange.new_value.label("status"),
+            func.max(StatusChange.changed_on).label("closed_on"),
+        )
+        .where(StatusChange.new_value.in_(CLOSED), StatusChange.changed_on >= since)
+        .group_by(StatusChange.request_id, StatusChange.new_value)
+        .subquery()
+    )
+
+
+def closed_in_clause(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+    """For the requests list (`?closed_from=&closed_to=`): closed, last into its status in [start, end)."""
+    closed_on = (
+        select(func.max(StatusChange.changed_on))
+        .where(StatusChange.request_id == Request.id, StatusChange.new_value == Request.status)
+        .scalar_subquery()
+    )
+    bounds = [closed_on >= start] if start is not None else []
+    bounds += [closed_on < end] if end is not None else []
+    return and_(Request.status.in_(CLOSED), *bounds)
+
+
 def compute(
     session: Session, user: CrmUser, period: Period, manager: CrmUser | None = None, now: datetime | None = None
 ) -> Report:
-    scope = _scope(user, manager).where(_in_period(period)).subquery()
+    zone = reminder_domain.user_zone(user)
+    start, end = period.bounds(zone)
+    scope = _scope(user, manager).subquery()
     req = scope.c
-    won_on = (
-        select(StatusChange.request_id, func.max(StatusChange.changed_on).label("won_on"))
-        .where(StatusChange.new_value == WON)
-        .group_by(StatusChange.request_id)
-        .subquery()
+    closing = closings(start)
+    received = req.request_date.between(period.start, period.end)
+    closed = and_(closing.c.closed_on.is_not(None), closing.c.closed_on < end)
+    won, lost = and_(closed, req.status == WON), and_(closed, req.status == LOST)
+    # Received in the period, or closed in it: one pass over both, joined to the closings.
+    in_period = (
+        select(req.id, req.responsible_id, req.request_date, req.status, req.currency, req.contract_price)
+        .add_columns(closing.c.closed_on)
+        .select_from(scope)
+        .outerjoin(closing, and_(closing.c.request_id == req.id, closing.c.status == req.status))
     )
     counts = (
-        select(
+        in_period.with_only_columns(
             req.responsible_id,
-            func.count(),
-            func.count(case((req.status == WON, 1))),
-            func.count(case((req.status == LOST, 1))),
-            func.avg(case((req.status == WON, _days_between(session, won_on.c.won_on, req.request_date)))),
+            func.count(case((received, 1))),
+            func.count(case((won, 1))),
+            func.count(case((lost, 1))),
+            func.avg(case((won, _days_between(session, closing.c.closed_on, req.request_date)))),
+            func.count(case((and_(received, req.status == WON), 1))),
         )
-        .select_from(scope)
-        .outerjoin(won_on, won_on.c.request_id == req.id)
+        .where(or_(received, closed))
         .group_by(req.responsible_id)
     )
     sums = (
-        select(req.responsible_id, req.currency, func.sum(req.contract_price))
-        .where(req.status == WON, req.contract_price.is_not(None))
+        in_period.with_only_columns(req.responsible_id, req.currency, func.sum(req.contract_price))
+        .where(won, req.contract_price.is_not(None))
         .group_by(req.responsible_id, req.currency)
     )
     stalled_query = (
@@ -120,8 +187,10 @@ def compute(
         .group_by(Request.responsible_id)
     )
     rows: dict[int | None, Figures] = {}
-    for responsible_id, received, won, lost, days in session.execute(counts):
-        rows[responsible_id] = Figures(received, won, lost, average_days_to_win=_days(days))
+    for responsible_id, n_received, n_won, n_lost, days, won_of_received in session.execute(counts):
+        rows[responsible_id] = Figures(
+            n_received, n_won, n_lost, average_days_to_win=_days(days), won_of_received=won_of_received
+        )
     for responsible_id, currency, total in session.execute(sums):
         rows.setdefault(responsible_id, Figures()).won_sums[currency] = Decimal(total)
     for responsible_id, stalled in session.execute(stalled_query):
@@ -132,11 +201,23 @@ def compute(
             _scope(user, manager).with_only_columns(Request.status, func.count()).group_by(Request.status)
         ).all()
     )
-    month = _month(session, req.request_date)
+    # Received by the request's month, won by the month of the win: one statement for both.
+    months = union_all(
+        in_period.with_only_columns(
+            _month(session, req.request_date).label("month"), literal(1).label("received"), literal(0).label("won")
+        ).where(received),
+        in_period.with_only_columns(
+            _local_month(session, closing.c.closed_on, zone, start).label("month"),
+            literal(0).label("received"),
+            literal(1).label("won"),
+        ).where(won),
+    ).subquery()
     by_month = [
-        (label, received, won)
-        for label, received, won in session.execute(
-            select(month, func.count(), func.count(case((req.status == WON, 1)))).group_by(month).order_by(month)
+        (label, int(n_received), int(n_won))
+        for label, n_received, n_won in session.execute(
+            select(months.c.month, func.sum(months.c.received), func.sum(months.c.won))
+            .group_by(months.c.month)
+            .order_by(months.c.month)
         )
     ]
     return Report(
@@ -160,6 +241,7 @@ def _total(rows) -> Figures:
     for figures in rows:
         total.received += figures.received
         total.won += figures.won
+        total.won_of_received += figures.won_of_received
         total.lost += figures.lost
         total.stalled_now += figures.stalled_now
         for currency, amount in figures.won_sums.items():
@@ -199,3 +281,44 @@ class ReceivedTo(BaseFilter):
             return query.filter(Request.request_date <= date.fromisoformat(str(value)))
         except ValueError:
             return query
+
+
+def _day_arg(value: Any, days_after: int = 0) -> datetime | None:
+    """A list argument's day (or the one `days_after` it) as the UTC instant of its midnight in the
+    user's zone."""
+    from app.formatting import user_timezone
+
+    try:
+        return _midnight(date.fromisoformat(str(value)) + timedelta(days=days_after), user_timezone())
+    except ValueError:
+        return None
+
+
+class ClosedFrom(BaseFilter):
+    """`?closed_from=YYYY-MM-DD` (with `status=completed|dead`): won or lost since that day."""
+
+    name = _l("Closed from")
+    arg_name = "closed_from"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        start = _day_arg(value)
+        return query if start is None else query.filter(closed_in_clause(start, None))
+
+
+class ClosedTo(BaseFilter):
+    name = _l("Closed until")
+    arg_name = "closed_to"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        end = _day_arg(value, days_after=1)
+        return query if end is None else query.filter(closed_in_clause(None, end))
+
+
+class WithoutResponsible(BaseFilter):
+    """`?unassigned=1`: the report's «Без ответственного» row clicked through."""
+
+    name = _l("Without a responsible")
+    arg_name = "unassigned"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        return query.filter(Request.responsible_id.is_(None)) if str(value) == "1" else query

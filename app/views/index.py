@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app import access
-from app.domain import dashboard
+from app.domain import agent_devices, dashboard
 from app.extensions import db
 from app.models.users import CrmUser
 from app.views.reminders import PRESET_LABELS
@@ -34,6 +34,8 @@ class CrmIndexView(IndexView):
         else:
             since = dashboard.previous_visit(db.session, subject)
         today = dashboard.compute(db.session, user, subject, since)
+        # Issue 16: his own day tells a manager with no working Agent where to get one (one query).
+        own_day = subject is not None and subject.id == user.id
         return self.render_template(
             "crm/today.html",
             title=_("Today"),
@@ -41,5 +43,6 @@ class CrmIndexView(IndexView):
             managers=managers,
             presets=PRESET_LABELS,
             show_owner=subject is None or subject.id != user.id,
+            agent_hint=own_day and not agent_devices.has_connected_agent(user),
             appbuilder=self.appbuilder,
         )

@@ -62,7 +62,7 @@ class ReportsView(BaseView):
             managers=managers,
             statuses={code.value: label for code, label in STATUS_LABELS.items()},
             args={key: value for key, value in request.args.items() if key in ("from", "to", "manager") and value},
-            month_args=month_args,
+            month_period=month_period,
             chart=_chart(report),
         )
 
@@ -118,7 +118,7 @@ def _workbook(report: reports.Report) -> Workbook:
         _("Received"),
         _("Won"),
         _("Lost"),
-        _("Conversion") + ", %",
+        _("Conversion of received") + ", %",
         _("Won, sum"),
         _("Average days to win"),
         _("Stalled now"),
@@ -154,8 +154,8 @@ def _workbook(report: reports.Report) -> Workbook:
     return book
 
 
-def month_args(label: str) -> dict[str, str]:
-    """The requests list behind a month of the chart ("2026-11": received in November)."""
+def month_period(label: str) -> reports.Period:
+    """A month of the chart ("2026-11") as a period: its lists are received or won in November."""
     start = date.fromisoformat(f"{label}-01")
     end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return {"received_from": start.isoformat(), "received_to": end.isoformat()}
+    return reports.Period(start, end)

@@ -16,10 +16,11 @@ from wtforms import DateField
 from wtforms.validators import DataRequired
 
 from app import access
+from app.domain import reminders as reminder_domain
 from app.domain import request_counts
 from app.domain import requests as request_domain
 from app.domain.activity import AttentionFilter, CreatedSince, ResponsibleIs, stalled_after_days
-from app.domain.reports import ReceivedFrom, ReceivedTo
+from app.domain.reports import ClosedFrom, ClosedTo, ReceivedFrom, ReceivedTo, WithoutResponsible
 from app.extensions import db
 from app.files import SPREADSHEETS, UploadRefused, discard, store_upload, stored_path
 from app.formatting import local_date, local_today, money
@@ -170,8 +171,12 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
         "attention": ("id", AttentionFilter),
         "responsible": ("id", ResponsibleIs),
         "created_since": ("id", CreatedSince),
-        "received_from": ("id", ReceivedFrom),  # a report's figure clicked through
+        # A report's figure clicked through: received, won or lost (with status=) in a period.
+        "received_from": ("id", ReceivedFrom),
         "received_to": ("id", ReceivedTo),
+        "closed_from": ("id", ClosedFrom),
+        "closed_to": ("id", ClosedTo),
+        "unassigned": ("id", WithoutResponsible),
     }
     add_form_extra_fields = {
         "equipment": EquipmentField(_l("Contract subject")),
@@ -258,6 +263,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
             invoice_file=req.latest_document(DocumentPurpose.INVOICE),
             status_badge=status_badge,
             delivery_badge=delivery_badge,
+            next_step=reminder_domain.next_step_reminder(db.session, g.user, req),
         )
 
     def _comment_from_form(self) -> str | None:
