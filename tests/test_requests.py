@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -306,3 +307,19 @@ def test_administrator_fixes_a_typo_and_merges_duplicates_in_the_catalogue(app, 
 
 def test_managers_cannot_edit_the_catalogue(manager_client):
     assert manager_client.get("/catalogueentryview/list/").status_code in (302, 403)
+
+
+def test_the_requests_list_shows_each_price_in_its_own_currency_and_sorts_by_it(app, manager_client):
+    with app.app_context():
+        organization = make_organization("ООО Валюта")
+        make_request(organization, contract_price=Decimal("1250000.50"), currency="RUB")
+        make_request(organization, contract_price=Decimal("5000"), currency="USD")
+    dollars, roubles = "5\u00a0000,00\u00a0$", "1\u00a0250\u00a0000,50\u00a0₽"
+    listing = manager_client.get("/requestview/list/", query_string={"q": "Валюта"}).get_data(as_text=True)
+    assert dollars in listing and roubles in listing
+    assert "5\u00a0000,00\u00a0₽" not in listing
+    for direction, first in (("asc", dollars), ("desc", roubles)):
+        ordered = manager_client.get(
+            "/requestview/list/", query_string={"q": "Валюта", "_oc_RequestView": "price", "_od_RequestView": direction}
+        ).get_data(as_text=True)
+        assert ordered.index(first) == min(ordered.index(dollars), ordered.index(roubles))

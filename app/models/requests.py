@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
+from flask_appbuilder.models.decorators import renders
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
@@ -144,6 +145,11 @@ class Request(StampedMixin, Model):
     def activity(self) -> Request:
         """The lists' «without activity» column: its badge needs the status and the time together."""
         return self
+
+    @renders("contract_price")
+    def price(self) -> tuple[Decimal | None, str]:
+        """The lists' price column: the amount with its own currency, sorted by the amount."""
+        return self.contract_price, self.currency
 
     @property
     def status_label(self) -> str:

@@ -65,6 +65,7 @@ REQUEST_LABELS = {
     "status": _l("Status"),
     "delivery_status": _l("Delivery"),
     "contract_price": _l("Contract price"),
+    "price": _l("Contract price"),
     "currency": _l("Currency"),
     "responsible": _l("Responsible manager"),
     "payment_terms": _l("Payment terms"),
@@ -101,6 +102,11 @@ def equipment_summary(text: str) -> Markup:
     return Markup(f'<span title="{escape(chr(10).join(lines))}">{escape(lines[0])}</span>{more}')
 
 
+def priced(amount_and_currency: tuple) -> str:
+    """A list's price in the request's own currency (Request.price), not always in roubles."""
+    return money(*amount_and_currency)
+
+
 class RequestListWidget(ListWidget):
     template = "crm/request_list_widget.html"
 
@@ -120,7 +126,7 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
         "organization",
         "status",
         "delivery_status",
-        "contract_price",
+        "price",
         "responsible",
         "next_step_on",
         "activity",
@@ -130,12 +136,12 @@ class RequestView(ExportMixin, ResponsibleDefaultMixin, UrlParamFiltersMixin, Cr
         "delivery_status": delivery_badge,
         "organization": customer_link,
         "equipment_text": equipment_summary,
-        "contract_price": money,
+        "price": priced,
         "next_step_on": next_step_badge,
         "activity": activity_badge,
         "request_date": local_date,
     }
-    order_columns = ["request_date", "number", "status", "delivery_status", "contract_price", "next_step_on"]
+    order_columns = ["request_date", "number", "status", "delivery_status", "price", "contract_price", "next_step_on"]
     base_order = ("id", "desc")
     # No filter by organisation: FAB would render it as a <select> of the whole client base; a
     # client's requests are its page's tab, and the quick search finds them by customer name.
