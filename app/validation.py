@@ -13,8 +13,9 @@ from flask import current_app, request
 from flask_babel import gettext as _
 from marshmallow import ValidationError as ApiValidationError
 from sqlalchemy import select
-from wtforms import DecimalField, SelectField
+from wtforms import DecimalField, Field, SelectField
 from wtforms.validators import ValidationError as FormValidationError
+from wtforms.widgets import TextInput
 
 from app.extensions import db
 from app.models.clients import Organization, name_key
@@ -166,12 +167,18 @@ def currency_rule(value: object) -> str | None:
     return None
 
 
+# A quantity as typed in Russian: «1000», «1 000», with NBSP or a thin space between the thousands.
+_QUANTITY = re.compile(r"[0-9]{1,3}(?:[\s\u00a0\u2009\u202f\u2007]?[0-9]{3})*")
+
+
 def parse_quantity(value: object) -> int:
-    """A whole number of pieces: 1.5 or «2,5» is refused, never truncated."""
+    """A whole number of pieces: «1 000» is a thousand; 1.5 or «2,5» is refused, never truncated."""
     if isinstance(value, bool):
         raise Refused(_("The quantity must be a whole number from 1 to 1,000,000."))
-    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,7}\s*", value):
-        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        # Groups of three after the first, so «10 00» is a typo to show, not a silent 1000.
+        value = int(re.sub(r"\D", "", text)) if len(text) <= 16 and _QUANTITY.fullmatch(text) else None
     if not isinstance(value, int) or not 1 <= value <= 1_000_000:
         raise Refused(_("The quantity must be a whole number from 1 to 1,000,000."))
     return value
@@ -336,6 +343,28 @@ class MoneyField(DecimalField):
         if self.data is None:
             return ""
         return f"{self.data:,.2f}".replace(",", "\u00a0").replace(".", ",")
+
+
+class QuantityField(Field):
+    """An item's quantity typed the Russian way («1 000»), by the rule the API applies
+    (parse_quantity); an empty box is left to the form's Optional()."""
+
+    widget = TextInput()
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_quantity(valuelist[0])
+        except Refused as refusal:
+            self.data = None
+            raise ValueError(str(refusal)) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else str(self.data)
 
 
 class CurrencyField(SelectField):

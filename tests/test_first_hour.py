@@ -5,7 +5,9 @@ local date, and organisations sorted by their name without the legal form."""
 from __future__ import annotations
 
 import io
+import re
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -199,3 +201,177 @@ def test_values_are_shown_the_russian_way(app):
         assert cell(date(2026, 12, 2)) == "02.12.2026"
         assert person(SimpleNamespace(first_name="Администратор", last_name="", username="admin")) == "Администратор"
         assert person(SimpleNamespace(first_name="", last_name="", username="admin")) == "admin"
+
+
+def test_the_history_shows_prices_dates_and_flags_the_russian_way(app, manager_client):
+    with app.app_context():
+        org = make_organization("ООО «Формат»", contacts=[{"full_name": "Орлов Пётр", "is_primary": False}])
+        request_id = make_request(org).id
+        contact_id, org_id = org.contacts[0].id, org.id
+    url = f"/requestview/edit/{request_id}"
+    for price, step in (("1 250 000,50", "2026-12-01"), ("990\u00a0000", "")):
+        form = request_form(
+            app,
+            request_id,
+            contract_price=price,
+            next_step_on=step,
+            next_step_text="Отправить КП",
+            csrf_token=csrf_token(manager_client, url),
+        )
+        assert manager_client.post(url, data=form).status_code == 302
+    html = history_html(manager_client, f"/requestview/show/{request_id}")
+    assert "Цена контракта: — → 1\u00a0250\u00a0000,50\u00a0₽" in html
+    assert "Цена контракта: 1\u00a0250\u00a0000,50\u00a0₽ → 990\u00a0000,00\u00a0₽" in html
+    assert "Следующий шаг: — → 01.12.2026" in html
+    assert "Следующий шаг: 01.12.2026 → —" in html
+    assert "1250000.50" not in html and "2026-12-01" not in html and "None" not in html
+    edit = f"/contactview/edit/{contact_id}"
+    manager_client.post(
+        edit,
+        data={
+            "organization": str(org_id),
+            "full_name": "Орлов Пётр",
+            "is_primary": "y",
+            "csrf_token": csrf_token(manager_client, edit),
+        },
+    )
+    html = history_html(manager_client, f"/organizationview/show/{org_id}")
+    assert "Основной контакт: Нет → Да" in html
+    assert "True" not in html and "False" not in html and "None" not in html
+
+
+def test_a_price_in_dollars_keeps_its_currency_in_the_history(app, manager_client):
+    """The currency of each line is the one the request had then, not the one it has now."""
+    with app.app_context():
+        request_id = make_request(make_organization("ООО «Валюта»")).id
+    url = f"/requestview/edit/{request_id}"
+    for price, currency in (("18 500", "USD"), ("1 500 000", "RUB")):
+        form = request_form(
+            app, request_id, contract_price=price, currency=currency, csrf_token=csrf_token(manager_client, url)
+        )
+        assert manager_client.post(url, data=form).status_code == 302
+    html = history_html(manager_client, f"/requestview/show/{request_id}")
+    assert "Цена контракта: — → 18\u00a0500,00\u00a0$" in html
+    assert "Цена контракта: 18\u00a0500,00\u00a0$ → 1\u00a0500\u00a0000,00\u00a0₽" in html
+
+
+def test_the_status_history_is_headed_change_and_a_new_organisation_is_feminine(app, manager_client):
+    with app.app_context():
+        org_id = make_organization("ООО «Род»").id
+        request_id = make_request(make_organization("ООО «Заголовки»")).id
+    page = manager_client.get(f"/requestview/show/{request_id}").get_data(as_text=True)
+    status_panel = page[page.index('id="status"') : page.index('id="delivery"')]
+    assert "<th>Изменение</th>" in status_panel and "Изменить</th>" not in status_panel
+    html = history_html(manager_client, f"/organizationview/show/{org_id}")
+    assert "Организация «ООО «Род»» добавлена" in html
+    assert "добавлено" not in html
+
+
+def item_quantities(app, request_id: int) -> list[int]:
+    with app.app_context():
+        return [item.quantity for item in db.session.get(Request, request_id).items]
+
+
+QUANTITY_REFUSAL = "Количество — целое число от 1 до 1 000 000."
+
+
+@pytest.mark.parametrize("typed", ["1 000", "1\u00a0000", "1\u202f000", " 1000 "])
+def test_a_quantity_typed_with_thousands_separators_is_saved_by_the_form(app, manager_client, typed):
+    with app.app_context():
+        request_id = make_request(make_organization("ООО «Тысяча»"), responsible_id=user_id(app, "ivanov")).id
+    url = f"/requestview/edit/{request_id}"
+    form = request_form(app, request_id, csrf_token=csrf_token(manager_client, url))
+    form["equipment-0-quantity"] = typed
+    answer = manager_client.post(url, data=form)
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:3000]
+    assert item_quantities(app, request_id) == [1000]
+
+
+@pytest.mark.parametrize("typed", ["1.5", "1,5", "-3", "0", "1 000 001", "10 00", "много"])
+def test_a_quantity_that_is_not_a_whole_number_of_pieces_is_refused_by_the_form(app, manager_client, typed):
+    with app.app_context():
+        request_id = make_request(make_organization("ООО «Дробь»"), responsible_id=user_id(app, "ivanov")).id
+    url = f"/requestview/edit/{request_id}"
+    form = request_form(app, request_id, csrf_token=csrf_token(manager_client, url))
+    form["equipment-0-quantity"] = typed
+    answer = manager_client.post(url, data=form)
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert QUANTITY_REFUSAL in page
+    assert "Not a valid" not in page and "Неверное" not in page
+    assert item_quantities(app, request_id) == [1]
+
+
+def test_the_quantity_field_is_text_so_a_browser_lets_a_space_be_typed(app, manager_client):
+    html = manager_client.get("/requestview/add").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="equipment-0-quantity"[^>]*>', html).group(0)
+    assert 'type="text"' in field and 'inputmode="numeric"' in field
+
+
+@pytest.mark.parametrize("sent", ["1 000", "1\u00a0000", 1000])
+def test_a_quantity_with_thousands_separators_is_saved_by_the_api(app, client, manager_api, sent):
+    with app.app_context():
+        request_id = make_request(make_organization("ООО «API тысяча»"), responsible_id=user_id(app, "ivanov")).id
+    answer = client.put(
+        f"/api/v1/request/{request_id}/items",
+        json={"items": [{"equipment_type": "Насос", "quantity": sent}]},
+        headers=manager_api,
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert item_quantities(app, request_id) == [1000]
+
+
+@pytest.mark.parametrize("sent", ["1.5", "1,5", "-3", "0", 0, 1.5, "10 00"])
+def test_a_quantity_that_is_not_a_whole_number_of_pieces_is_refused_by_the_api(app, client, manager_api, sent):
+    with app.app_context():
+        request_id = make_request(make_organization("ООО «API дробь»"), responsible_id=user_id(app, "ivanov")).id
+    answer = client.put(
+        f"/api/v1/request/{request_id}/items",
+        json={"items": [{"equipment_type": "Насос", "quantity": sent}]},
+        headers=manager_api,
+    )
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    assert answer.get_json()["message"]["items"]["0"]["quantity"] == [QUANTITY_REFUSAL]
+    assert item_quantities(app, request_id) == [1]
+
+
+def test_the_nobody_choice_of_a_responsible_dropdown_reads_in_russian(app, admin_client):
+    """FAB posts «__None» for an empty relation; the user sees «— не назначен —», never that code."""
+    with app.app_context():
+        org_id = make_organization("ООО «Ничьё»").id
+        request_id = make_request(make_organization("ООО «Ничей запрос»")).id
+    for url in (
+        "/organizationview/add",
+        f"/organizationview/edit/{org_id}",
+        "/requestview/add",
+        f"/requestview/edit/{request_id}",
+    ):
+        html = admin_client.get(url).get_data(as_text=True)
+        select = re.search(r'<select[^>]*name="responsible"[^>]*>(.*?)</select>', html, re.S).group(1)
+        assert '<option value="__None">— не назначен —</option>' in select or (
+            '<option selected value="__None">— не назначен —</option>' in select
+        ), (url, select[:300])
+        assert ">__None<" not in html, url
+    # The lists' search filter «Ответственный менеджер» offers managers only: an empty choice there
+    # was shown as «__None» and refused by the list.
+    for url in ("/organizationview/search_panel/", "/requestview/search_panel/"):
+        panel = admin_client.get(url).get_data(as_text=True)
+        assert 'name=\\"responsible\\"' in panel and "__None" not in panel, url
+    # Choosing nobody saves nobody, and the history names no code either.
+    url = f"/organizationview/edit/{org_id}"
+    admin_client.post(
+        url,
+        data={
+            "name": "ООО «Ничьё»",
+            "responsible": str(user_id(app, "petrova")),
+            "csrf_token": csrf_token(admin_client, url),
+        },
+    )
+    answer = admin_client.post(
+        url, data={"name": "ООО «Ничьё»", "responsible": "__None", "csrf_token": csrf_token(admin_client, url)}
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        assert db.session.get(Organization, org_id).responsible_id is None
+    html = history_html(admin_client, f"/organizationview/show/{org_id}")
+    assert "Ответственный менеджер: Мария Петрова → —" in html and "__None" not in html

@@ -26,6 +26,7 @@ from app.models.requests import (
     RequestStatus,
     StatusChange,
 )
+from app.validation import parse_quantity
 
 ITEM_FIELDS = ("equipment_type", "name", "subname", "capacity", "quantity")
 
@@ -37,8 +38,8 @@ def build_items(rows: Iterable[Mapping[str, object]]) -> list[RequestItem]:
         values = {field: (str(row.get(field) or "").strip() or None) for field in ITEM_FIELDS[:-1]}
         if not any(values.values()):
             continue
-        quantity = row.get("quantity") or 1
-        items.append(RequestItem(**values, quantity=int(quantity), position=len(items)))
+        quantity = parse_quantity(row.get("quantity") or 1)  # «1 000» from the API is a thousand
+        items.append(RequestItem(**values, quantity=quantity, position=len(items)))
     return items
 
 

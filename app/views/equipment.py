@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import Form, IntegerField, StringField
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms import Form, StringField
+from wtforms.validators import Optional, ValidationError
 
-from app.validation import ITEM_RULES, form_validator
+from app.validation import ITEM_RULES, QuantityField, form_validator
 from app.views.form_rows import RowsField, RowsWidget
 
 
@@ -17,9 +17,8 @@ class EquipmentItemForm(Form):
     name = StringField(_l("Name"), [form_validator(*ITEM_RULES["name"])])
     subname = StringField(_l("Sub-name"), [form_validator(*ITEM_RULES["subname"])])
     capacity = StringField(_l("Capacity"), [form_validator(*ITEM_RULES["capacity"])])
-    quantity = IntegerField(
-        _l("Quantity"), [Optional(), NumberRange(min=1, max=1_000_000, message=_l("From 1 to 1,000,000."))], default=1
-    )
+    # «1 000» as a Russian types it; the API's items take the same rule (parse_quantity).
+    quantity = QuantityField(_l("Quantity"), [Optional()], default=1)
 
     def validate_equipment_type(self, field) -> None:
         others = (self.name.data, self.subname.data, self.capacity.data)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Date, DateTime, Numeric, inspect, select
 from sqlalchemy.orm import joinedload
 
 from app import access
+from app.domain.audit import TRACKED
 from app.extensions import db
-from app.formatting import person
+from app.formatting import cell, file_size, local_date, local_datetime, money, person
 from app.models.audit import AuditEntry
 from app.models.clients import Organization
 from app.models.reminders import Reminder
@@ -74,6 +77,7 @@ FIELD_LABELS = {
     "size": _l("Size"),
 }
 _CODED = {**STATUS_LABELS, **DELIVERY_LABELS}
+_CODED_VALUES = frozenset(s.value for s in RequestStatus) | frozenset(s.value for s in DeliveryStatus)
 _HIDDEN = {"request_id", "organization_id", "author_id", "uploaded_by_fk", "changed_by_fk", "content_type", "purpose"}
 # Per kind of record: what its headline already says, or what means nothing to a manager.
 _HIDDEN_FOR = {"item": {"position"}, "status": {"new_value"}, "delivery": {"new_value"}, "document": {"original_name"}}
@@ -87,11 +91,43 @@ class HistoryLine:
     details: list[str]
 
 
-def _value(value) -> str:
+@cache
+def _column_kinds(entity: str) -> dict[str, type]:
+    """The recorded fields of a kind of record that need a formatter, by their column type: the
+    trail keeps amounts and dates as text («1250000.50», «2026-12-01»)."""
+    model = {name: model for model, name in TRACKED.items()}.get(entity)
+    if model is None:
+        return {}
+    kinds = {}
+    for attr in inspect(model).mapper.column_attrs:
+        column_type = attr.columns[0].type
+        for kind in (Numeric, DateTime, Date):
+            if isinstance(column_type, kind):
+                kinds[attr.key] = kind
+                break
+    return kinds
+
+
+def _value(value, entity: str = "", field: str = "", currency: str | None = None) -> str:
+    """A recorded value as the pages show it: «1 250 000,50 ₽», «01.12.2026», «Да», «—»."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, str) and value in {s.value for s in RequestStatus} | {s.value for s in DeliveryStatus}:
+    if isinstance(value, bool):
+        return str(cell(value))
+    if isinstance(value, str) and value in _CODED_VALUES:
         return str(_CODED[value])
+    kind = _column_kinds(entity).get(field)
+    try:
+        if kind is Numeric:
+            return money(Decimal(str(value)), currency)
+        if kind is DateTime and isinstance(value, str):
+            return local_datetime(datetime.fromisoformat(value))
+        if kind is Date and isinstance(value, str):
+            return local_date(date.fromisoformat(value))
+        if entity == "document" and field == "size" and isinstance(value, int):
+            return file_size(value)
+    except (InvalidOperation, ValueError):
+        pass  # a value recorded before its column changed type: shown as it was stored
     text = str(value)
     return text if len(text) <= 200 else text[:199] + "…"
 
@@ -108,16 +144,20 @@ def _title(entry: AuditEntry, changes: dict) -> str:
     return label if len(label) <= 80 else label[:79] + "…"
 
 
-def _line(entry: AuditEntry) -> HistoryLine:
-    changes = json.loads(entry.changes or "{}")
+def _line(entry: AuditEntry, changes: dict, currency: str | None = None) -> HistoryLine:
     via_import = (changes.pop("_import", None) or [None, None])[1]
     hidden = _HIDDEN | _HIDDEN_FOR.get(entry.entity, set())
+    old_currency, new_currency = changes.get("currency") or [currency, currency]
     details = []
     for field, (old, new) in changes.items():
         if field in hidden:
             continue
         label = FIELD_LABELS.get(field, field)
-        change = _value(new) if entry.action == "create" else f"{_value(old)} → {_value(new)}"
+        shown_new = _value(new, entry.entity, field, new_currency or currency)
+        if entry.action == "create":
+            change = shown_new
+        else:
+            change = f"{_value(old, entry.entity, field, old_currency or currency)} → {shown_new}"
         details.append(f"{label}: {change}")
     headline = HEADLINES.get((entry.entity, entry.action))
     title = _title(entry, changes)
@@ -131,7 +171,9 @@ def _line(entry: AuditEntry) -> HistoryLine:
     return HistoryLine(entry.occurred_on, person(entry.user), what, details)
 
 
-def _history(condition) -> list[HistoryLine]:
+def _history(condition, currency: str | None = None) -> list[HistoryLine]:
+    """The lines, newest first; `currency` is the request's now, and each older line's prices are
+    shown in the currency the request had then (walking back over its currency changes)."""
     query = (
         select(AuditEntry)
         .options(joinedload(AuditEntry.user))
@@ -139,7 +181,14 @@ def _history(condition) -> list[HistoryLine]:
         .order_by(AuditEntry.id.desc())
         .limit(HISTORY_LIMIT)
     )
-    return [_line(entry) for entry in db.session.scalars(query)]
+    lines = []
+    for entry in db.session.scalars(query):
+        changes = json.loads(entry.changes or "{}")
+        recorded = changes.get("currency") if entry.entity == "request" else None
+        lines.append(_line(entry, changes, currency))
+        if isinstance(recorded, list) and len(recorded) == 2 and recorded[0]:
+            currency = recorded[0]
+    return lines
 
 
 def organization_history(organization: Organization) -> list[HistoryLine]:
@@ -152,7 +201,7 @@ def organization_history(organization: Organization) -> list[HistoryLine]:
 
 def request_history(request: Request) -> list[HistoryLine]:
     """The history of a request the page got from the access policy (get_request_or_404)."""
-    return _history(AuditEntry.request_id == request.id)
+    return _history(AuditEntry.request_id == request.id, request.currency)
 
 
 def my_reminders_about(organization_id: int | None = None, request_id: int | None = None) -> list[Reminder]:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import os
+import shutil
+from pathlib import Path
 
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import CrmUser
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import make_organization
+
+# The README's screenshots are refreshed only when asked: UPDATE_DOCS_SCREENSHOTS=1 pytest tests/browser
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+UPDATE_DOCS = bool(os.environ.get("UPDATE_DOCS_SCREENSHOTS"))
 
 
 def seed_client_base(app) -> None:
@@ -31,8 +42,27 @@ def seed_client_base(app) -> None:
         make_organization("АО «Балтийский завод»", city="Санкт-Петербург", email="office@bz.ru")
 
 
+# More clients of two managers, for the list the README shows.
+MORE_CLIENTS = [
+    ("ООО «Водоканал Чебоксары»", "Чебоксары", "+7 (8352) 22-30-40", "office@vodokanal21.ru", "ivanov"),
+    ("ПАО «Татнефть»", "Альметьевск", "+7 (8553) 30-71-11", "tnr@tatneft.ru", "petrova"),
+    ("АО «Химпром»", "Новочебоксарск", "+7 (8352) 73-11-22", "info@himprom.ru", "petrova"),
+    ("ООО «Аквасервис»", "Казань", "+7 (843) 200-45-67", "sales@aquaservice.ru", "ivanov"),
+    ("МУП «Теплосеть»", "Тверь", "+7 (4822) 35-50-50", "teplo@tver.ru", "petrova"),
+    ("ИП Борисов Олег Викторович", "Самара", "+7 (927) 600-12-12", "borisov@mail.ru", "ivanov"),
+]
+
+
+def seed_more_clients(app) -> None:
+    with app.app_context():
+        for name, city, phones, email, username in MORE_CLIENTS:
+            manager = db.session.scalars(select(CrmUser).where(CrmUser.username == username)).one()
+            make_organization(name, city=city, phones=phones, email=email, responsible=manager)
+
+
 def test_hovering_a_row_reveals_its_buttons(app, page):
     seed_client_base(app)
+    seed_more_clients(app)
     log_in(page, "ivanov")
     page.goto("/organizationview/list/")
     row = page.locator("tr.crm-row", has_text="Уралмаш")
@@ -42,11 +72,14 @@ def test_hovering_a_row_reveals_its_buttons(app, page):
     expect(buttons).to_be_visible()
     for name in ["Контакты компании", "Открыть", "Изменить", "Новый контакт"]:
         expect(buttons.get_by_role("link", name=name).or_(buttons.get_by_role("button", name=name))).to_be_visible()
-    screenshot(page, "organisations-list.png")
+    path = screenshot(page, "organisations-list.png")
+    if UPDATE_DOCS:
+        shutil.copy(path, DOCS / "organisations-list.png")
 
 
 def test_popup_lists_the_company_and_every_employee_without_leaving_the_list(app, page):
     seed_client_base(app)
+    seed_more_clients(app)
     log_in(page, "ivanov")
     page.goto("/organizationview/list/")
     list_url = page.url
@@ -66,7 +99,9 @@ def test_popup_lists_the_company_and_every_employee_without_leaving_the_list(app
         expect(card).to_contain_text(text)
     assert page.url == list_url
     expect(card).to_have_class("modal fade in")
-    screenshot(page, "organisation-card.png")
+    path = screenshot(page, "organisation-card.png")
+    if UPDATE_DOCS:
+        shutil.copy(path, DOCS / "organisation-card.png")
 
 
 def test_quick_search_by_a_contacts_phone_finds_the_company(app, page):

@@ -223,3 +223,47 @@ def test_reminder_rows_stay_inside_their_panel(app, page):
         box = row.bounding_box()
         assert box is not None and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1, (box, panel)
     screenshot(page, "reminders-long-text.png")
+
+
+def test_the_nobody_choice_of_the_responsible_reads_in_russian_and_saves_nobody(app, page):
+    with app.app_context():
+        from app.models import CrmUser
+
+        petrova = db.session.query(CrmUser).filter_by(username="petrova").one()
+        org_id = make_organization("ООО «Без хозяина»", responsible=petrova).id
+    log_in(page, "admin")
+    page.goto(f"/organizationview/edit/{org_id}")
+    chosen = page.locator("#s2id_responsible, .select2-container").filter(has_text="Мария Петрова").first
+    chosen.click()
+    offered = page.locator(".select2-results li:visible")
+    expect(offered.first).to_have_text("— не назначен —")
+    expect(page.locator(".select2-results")).not_to_contain_text("__None")
+    offered.first.click()
+    expect(page.locator("form#model_form")).to_contain_text("— не назначен —")
+    expect(page.locator("body")).not_to_contain_text("__None")
+    page.get_by_role("button", name="Сохранить").click()
+    page.wait_for_url(re.compile(rf"/organizationview/show/{org_id}"))
+    expect(page.locator("#history")).to_contain_text("Ответственный менеджер: Мария Петрова → —")
+    expect(page.locator("body")).not_to_contain_text("__None")
+
+
+def test_a_thousand_pieces_typed_with_a_space_are_saved(app, page):
+    with app.app_context():
+        org_id = make_organization("АО «Оптовик»").id
+    log_in(page, "ivanov")
+    page.goto(f"/requestview/add?_flt_0_organization={org_id}")
+    row = page.locator("tr.crm-item-row").first
+    row.locator("[data-catalogue-field=equipment_type]").fill("Фильтр")
+    quantity = row.locator("input[name$=quantity]")
+    quantity.fill("")
+    quantity.press_sequentially("1 000")
+    expect(quantity).to_have_value("1 000")
+    page.locator("form#model_form button[type=submit], form#model_form input[type=submit]").first.click()
+    expect(page.locator(".crm-request-items tbody tr").first).to_contain_text("1000")
+    # A fraction is refused on the form with the rule's message, beside the box.
+    page.locator(".crm-request .btn", has_text="Изменить").first.click()
+    quantity = page.locator("tr.crm-item-row").first.locator("input[name$=quantity]")
+    quantity.fill("1,5")
+    page.get_by_role("button", name="Сохранить").click()
+    expect(page.locator("tr.crm-item-row").first).to_contain_text("Количество — целое число от 1 до 1 000 000.")
+    expect(page.locator("tr.crm-item-row").first.locator("input[name$=quantity]")).to_have_value("1,5")

@@ -3,7 +3,10 @@ and from the navigation bar."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -15,23 +18,36 @@ from app.models.stamps import utcnow
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import make_organization, make_request
 
+# The README's screenshots are refreshed only when asked: UPDATE_DOCS_SCREENSHOTS=1 pytest tests/browser
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+UPDATE_DOCS = bool(os.environ.get("UPDATE_DOCS_SCREENSHOTS"))
+
 
 def test_the_signal_shows_todays_count_after_login(app, page):
+    overdue, today, later = (
+        "Позвонить главному технологу: согласовать спецификацию",
+        "Отправить коммерческое предложение",
+        "Встреча на объекте: осмотр насосной станции",
+    )
     with app.app_context():
         ivanov = db.session.scalars(select(CrmUser).where(CrmUser.username == "ivanov")).one()
-        for text, shift in [("Просроченное", -timedelta(hours=3)), ("Сегодня", timedelta(minutes=2))]:
-            reminder_domain.create_reminder(db.session, ivanov, text, utcnow() + shift)
-        reminder_domain.create_reminder(db.session, ivanov, "Через неделю", utcnow() + timedelta(days=7))
+        request = make_request(make_organization("АО «Химпром»"), responsible=ivanov, author=ivanov)
+        client = make_organization("ООО «Водоканал Чебоксары»", responsible=ivanov)
+        reminder_domain.create_reminder(db.session, ivanov, overdue, utcnow() - timedelta(hours=3), request=request)
+        reminder_domain.create_reminder(db.session, ivanov, today, utcnow() + timedelta(minutes=2), organization=client)
+        reminder_domain.create_reminder(db.session, ivanov, later, utcnow() + timedelta(days=7))
         db.session.commit()
     log_in(page, "ivanov")
     signal = page.locator("a.crm-my-reminders")
     expect(signal).to_contain_text("Мои напоминания")
     expect(signal.locator(".crm-due-count")).to_have_text("2")
     signal.click()
-    expect(page.locator(".crm-reminders-overdue")).to_contain_text("Просроченное")
-    expect(page.locator(".crm-reminders-today")).to_contain_text("Сегодня")
-    expect(page.locator(".crm-reminders-upcoming")).to_contain_text("Через неделю")
-    screenshot(page, "reminders.png")
+    expect(page.locator(".crm-reminders-overdue")).to_contain_text(overdue)
+    expect(page.locator(".crm-reminders-today")).to_contain_text(today)
+    expect(page.locator(".crm-reminders-upcoming")).to_contain_text(later)
+    path = screenshot(page, "reminders.png")
+    if UPDATE_DOCS:
+        shutil.copy(path, DOCS / "reminders.png")
     page.locator(".crm-reminders-overdue").get_by_role("button", name="Выполнено").click()
     expect(page.locator("a.crm-my-reminders .crm-due-count")).to_have_text("1")
 
