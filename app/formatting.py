@@ -89,7 +89,26 @@ def local_today() -> date:
     return datetime.now(user_timezone()).date()
 
 
+def zone_label(zone: ZoneInfo | str) -> str:
+    """«Москва (UTC+3)», not «Europe/Moscow»: the zone's city in the page's language, and its offset now."""
+    from babel.dates import get_timezone_location
+    from flask_babel import get_locale
+
+    zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
+    offset = datetime.now(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, rest = divmod(abs(minutes), 60)
+    shift = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "") if minutes else "UTC"
+    try:
+        city = get_timezone_location(zone.key, locale=str(get_locale() or "ru"), return_city=True)
+    except (LookupError, ValueError):
+        city = zone.key
+    return shift if city == "UTC" else f"{city} ({shift})"
+
+
 def register(app) -> None:
+    app.add_template_filter(zone_label)
     app.add_template_filter(local_datetime)
     app.add_template_filter(local_date)
     app.add_template_filter(money)

@@ -251,3 +251,21 @@ def test_reminder_api_creates_for_the_caller(app, client):
         reminder = db.session.get(Reminder, answer.get_json()["id"])
         assert reminder.owner.username == "petrova" and reminder.delivery == Delivery.PENDING
         assert reminder_domain.as_utc(reminder.next_attempt_at) == datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
+
+
+def test_the_reminders_page_names_the_time_zone_by_its_city_and_offset(app, manager_client):
+    page = manager_client.get("/reminders/").get_data(as_text=True)
+    assert "Москва (UTC+3)" in page and "Europe/Moscow" not in page
+    form = manager_client.get("/reminders/new").get_data(as_text=True)
+    assert "Москва (UTC+3)" in form and "Europe/Moscow" not in form
+
+
+def test_zone_labels_in_russian_and_english(app):
+    from zoneinfo import ZoneInfo
+
+    from app.formatting import zone_label
+
+    with app.test_request_context("/?_l_=ru"):
+        assert zone_label(ZoneInfo("Asia/Yekaterinburg")) == "Екатеринбург (UTC+5)"
+        assert zone_label("UTC") == "UTC"
+        assert zone_label("Asia/Kolkata") == "Калькутта (UTC+5:30)"
