@@ -83,6 +83,12 @@ def log_in_again() -> str:
     return f"Агент отключён — войдите снова: {program()} setup (или запустите Агент и войдите в его окне)"
 
 
+NO_WINDOW_TEXT = (
+    "Окно Агента не открылось: в этом Python нет tkinter. Установите Python с python.org с отмеченным "
+    "компонентом «tcl/tk and IDLE» и запустите Агент снова."
+)
+
+
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -175,13 +181,13 @@ def cmd_setup(args: argparse.Namespace, home: Path) -> int:
     return EXIT_OK
 
 
-def open_window(home: Path, notify: NotifyFunc | None) -> bool:
-    """The first-run window; True once the computer is connected."""
+def open_window(home: Path, notifier: Notifier) -> bool:
+    """The first-run window, prefilled with the server and the login used before; True once connected."""
     from agent.window import SetupForm, SetupWindow
 
     previous = _previous_config(home)
     form = SetupForm(home=home, server=default_server(home) or "", username=previous.username if previous else "")
-    return SetupWindow(form, lambda: Notifier(notify)).run()
+    return SetupWindow(form, notifier).run()
 
 
 def cmd_window(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
@@ -190,7 +196,7 @@ def cmd_window(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) 
     if not display_available():
         _err("Окно показать нельзя (нет экрана или tkinter). Подключите Агент в терминале: " + f"{program()} setup")
         return EXIT_FAILED
-    return EXIT_OK if open_window(home, notify) else EXIT_NEEDS_SETUP
+    return EXIT_OK if open_window(home, Notifier(notify)) else EXIT_NEEDS_SETUP
 
 
 def cmd_start(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
@@ -198,18 +204,24 @@ def cmd_start(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -
     from agent.window import display_available
 
     config = _previous_config(home)
+    notifier = None
     if config is None or not _has_token(home, config):
+        notifier = Notifier(notify)  # one for the window and the run after it: a problem is logged once
         if display_available():
-            if not open_window(home, notify):
+            if not open_window(home, notifier):
                 return EXIT_NEEDS_SETUP
             if notify is None and _continue_without_console():
                 return EXIT_OK
+        elif sys.stdin is None:
+            # pythonw (a double-clicked .pyzw) without tkinter: no window and no terminal to ask in
+            notifier.show(PASSWORD_MISSING_TITLE, NO_WINDOW_TEXT, what="no window")
+            return EXIT_NEEDS_SETUP
         else:
             print("Подключение Агента к CRM (окна здесь нет: вопросы в терминале).")
             setup_args = argparse.Namespace(server=None, username=None, password_stdin=False, autostart=True)
             if cmd_setup(setup_args, home) != EXIT_OK:
                 return EXIT_NEEDS_SETUP
-    return cmd_run(argparse.Namespace(once=False), home, notify)
+    return cmd_run(argparse.Namespace(once=False), home, notify, notifier)
 
 
 def _continue_without_console() -> bool:
@@ -296,13 +308,13 @@ def _run_connected(args: argparse.Namespace, home: Path, notifier: Notifier) -> 
         log.info("agent stopped")
 
 
-def cmd_run(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> int:
+def cmd_run(args: argparse.Namespace, home: Path, notify: NotifyFunc | None, notifier: Notifier | None = None) -> int:
     lock = InstanceLock(home / LOCK_FILE)
     if not lock.acquire():
         _err("Агент уже запущен.")
         return EXIT_ALREADY_RUNNING
     try:
-        notifier = Notifier(notify)
+        notifier = notifier or Notifier(notify)
         while True:
             code, revoked = _run_connected(args, home, notifier)
             if code != EXIT_NEEDS_SETUP:
@@ -316,7 +328,7 @@ def cmd_run(args: argparse.Namespace, home: Path, notify: NotifyFunc | None) -> 
             if args.once or not display_available():
                 _err(log_in_again())
                 return code
-            if not open_window(home, notify):
+            if not open_window(home, notifier):
                 return code
     finally:
         lock.release()

@@ -7,10 +7,15 @@ process started at login begins in the home folder, where ``-m agent`` would not
 Agent (one zipapp file, agent/build.py) first copies itself into the agent home, so the entry runs
 ``<python> <home>/zaptrade-agent.pyz run`` and the manager may delete the file from his Downloads folder.
 
-Windows: a ``.cmd`` in the user's Startup folder rather than the HKCU Run key, because the user can see it,
+Windows: a file in the user's Startup folder rather than the HKCU Run key, because the user can see it,
 open its folder from the Start menu (``shell:startup``) and delete it without a registry editor; it needs no
 administrator rights either, and Task Manager's «Автозагрузка» tab lists and disables it like a Run key. The
-``.cmd`` starts ``pythonw.exe`` (no console window stays open) and ends at once.
+file is a ``.vbs``: Windows runs it with wscript.exe, which has no console, and it starts ``pythonw.exe`` with
+a hidden window and does not wait; a ``.cmd`` (the earlier Agent's) flashes a console at every login, and
+installing the ``.vbs`` deletes it. The script is kept ASCII (WSH reads it in the ANSI code page), so a
+Cyrillic user folder is spelled with ``ChrW()``. Known limits: ``WScript.Shell.Run`` expands ``%NAME%`` in the
+command line, and Microsoft plans to switch VBScript off by default in a later Windows (announced 2024);
+then this entry becomes a ``.lnk`` or the Run key.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from agent.config import LINUX, MACOS, WINDOWS, current_platform
 
 LAUNCH_AGENT_LABEL = "ru.zaptrade.agent"
 DESKTOP_FILE = "zaptrade-agent.desktop"
-WINDOWS_FILE = "ZapTrade Agent.cmd"
+WINDOWS_FILE = "ZapTrade Agent.vbs"
+WINDOWS_LEGACY_FILE = "ZapTrade Agent.cmd"  # what the Agent wrote before 1.0: removed on install
 INSTALLED, DIFFERENT, ABSENT = "installed", "different", "absent"
 ZIPAPP_NAME = "zaptrade-agent.pyz"
 
@@ -39,6 +45,7 @@ class AutostartEntry:
     platform: str
     path: PurePath
     content: str
+    legacy: tuple[PurePath, ...] = ()  # earlier entries that would start a second Agent: deleted on install
 
 
 def package_root() -> str:
@@ -123,12 +130,26 @@ def _linux_entry(
     return AutostartEntry(LINUX, base / "autostart" / DESKTOP_FILE, content)
 
 
-# --- Windows: a .cmd in the Startup folder ------------------------------------------------------------------------
+# --- Windows: a .vbs in the Startup folder ------------------------------------------------------------------------
 
 
-def _cmd_quote(value: str) -> str:
-    # Windows paths cannot contain '"'; '%' must be doubled in a batch file
-    return '"' + value.replace("%", "%%") + '"'
+def _vbs_string(value: str) -> str:
+    """A VBScript string expression for ``value`` in ASCII only: ``"…"`` with ``""`` for a quote, and
+    ``ChrW(n)`` per UTF-16 unit for anything else (WSH would read those bytes in the ANSI code page)."""
+    pieces: list[str] = []
+    literal: list[str] = []
+    for char in value:
+        if " " <= char <= "~":
+            literal.append('""' if char == '"' else char)
+            continue
+        if literal:
+            pieces.append('"' + "".join(literal) + '"')
+            literal = []
+        units = char.encode("utf-16-le", "surrogatepass")
+        pieces.extend(f"ChrW({int.from_bytes(units[i : i + 2], 'little')})" for i in range(0, len(units), 2))
+    if literal or not pieces:
+        pieces.append('"' + "".join(literal) + '"')
+    return " & ".join(pieces)
 
 
 def _windows_entry(
@@ -137,18 +158,21 @@ def _windows_entry(
     appdata = environ.get("APPDATA")
     base = PureWindowsPath(appdata) if appdata else home / "AppData" / "Roaming"
     folder = base / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup"
-    lines = [
-        "@echo off",
-        # cmd reads a batch file in the OEM code page; switch to UTF-8 so Cyrillic user folders survive
-        "chcp 65001 >nul",
-        "rem ZapTrade CRM Agent: started at login. To remove: python -m agent autostart remove",
-        f"cd /d {_cmd_quote(workdir)}",
-        f'start "" {_cmd_quote(python)} {_cmd_quote(zipapp)} run'
+    command = f'"{python}" "{zipapp}" run' if zipapp else f'"{python}" -m agent run'
+    remove = (
+        f"in the folder below run: python {PureWindowsPath(zipapp).name} autostart remove"
         if zipapp
-        else f'start "" {_cmd_quote(python)} -m agent run',
+        else "in the folder below run: python -m agent autostart remove"
+    )
+    lines = [
+        "' ZapTrade CRM Agent: started at login, without a console window.",
+        f"' To turn it off: delete this file, or {remove}",
+        'Set shell = CreateObject("WScript.Shell")',
+        f"shell.CurrentDirectory = {_vbs_string(workdir)}",
+        f"shell.Run {_vbs_string(command)}, 0, False",
         "",
     ]
-    return AutostartEntry(WINDOWS, folder / WINDOWS_FILE, "\r\n".join(lines))
+    return AutostartEntry(WINDOWS, folder / WINDOWS_FILE, "\r\n".join(lines), (folder / WINDOWS_LEGACY_FILE,))
 
 
 # --- macOS: a LaunchAgent --------------------------------------------------------------------------------------------
@@ -209,22 +233,29 @@ def install(entry: AutostartEntry) -> Path:
     path = Path(entry.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(entry.content.encode("utf-8"))
+    for old in entry.legacy:
+        _delete(Path(old))
     return path
 
 
-def remove(entry: AutostartEntry) -> bool:
-    """Delete the entry; False when there was none."""
-    path = Path(entry.path)
+def _delete(path: Path) -> bool:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
         return True
     return False
 
 
+def remove(entry: AutostartEntry) -> bool:
+    """Delete the entry (and an earlier Agent's); False when there was none."""
+    deleted = [_delete(Path(path)) for path in (entry.path, *entry.legacy)]
+    return any(deleted)
+
+
 def status(entry: AutostartEntry) -> str:
-    """installed (the same file), different (another interpreter or folder, e.g. after a move) or absent."""
+    """installed (the same file), different (another interpreter or folder, e.g. after a move, or only an
+    earlier Agent's entry) or absent."""
     try:
         current = Path(entry.path).read_bytes()
     except FileNotFoundError:
-        return ABSENT
+        return DIFFERENT if any(Path(old).exists() for old in entry.legacy) else ABSENT
     return INSTALLED if current == entry.content.encode("utf-8") else DIFFERENT

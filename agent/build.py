@@ -37,6 +37,9 @@ MAIN = (
     "sys.exit(main())\n"
 )
 SHEBANG = b"#!/usr/bin/env python3\n"
+# The same file for Windows: python.org's installer opens .pyzw with pyw.exe, so a double click shows the
+# window without a console (PEP 441); Linux and the terminal keep .pyz.
+WINDOWS_NAME = "zaptrade-agent.pyzw"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -80,24 +81,33 @@ def _guard_leading_dash(text: str) -> str:
     return "\u200b" + text if text.startswith("-") else text
 
 
+CANNOT_SHOW = "Не удаётся показать уведомление: "
+INSTALL_SERVICE = "Установите libnotify-bin (notify-send) и dunst{how} или запустите Агент в сеансе рабочего стола."
+
+
 def diagnose_backend(
     backend_name: str,
     environ: Mapping[str, str] | None = None,
     exists: Callable[[str], bool] = os.path.exists,
+    platform: str | None = None,
 ) -> str | None:
-    """Why pop-ups from this plyer backend will not be seen, or None when nothing is known to be wrong."""
+    """Why pop-ups from this plyer backend will not be seen and what to install, in Russian (the manager reads
+    it in the window and in the log); None when nothing is known to be wrong."""
     environ = os.environ if environ is None else environ
-    if backend_name == "Notification":
+    platform = platform or sys.platform
+    if backend_name == "Notification":  # plyer's facade itself: no backend for this system
+        if platform == "darwin":
+            return CANNOT_SHOW + "на macOS нужен модуль pyobjus (pip install pyobjus)."
         return (
-            "plyer found no pop-up backend on this system "
-            "(Linux: install notify-send, package libnotify-bin, and a notification service such as dunst "
-            "if the desktop has none; macOS: pip install pyobjus)"
+            CANNOT_SHOW
+            + "не найдена программа notify-send. "
+            + INSTALL_SERVICE.format(how=" (sudo apt install libnotify-bin dunst)")
         )
     linux_backends = ("NotifySendNotification", "NotifyDbus", "NotifyDesktopPortals")
     if backend_name == "NotifyDesktopPortals" and not (environ.get("FLATPAK_ID") or exists("/.flatpak-info")):
         return (
-            "plyer chose the Flatpak portal because a directory /app exists, but this is not a Flatpak "
-            "sandbox: pop-ups go nowhere"
+            CANNOT_SHOW + "в системе есть папка /app, и plyer принял её за песочницу Flatpak — уведомления уходят "
+            "в никуда. Переименуйте папку /app, если она не нужна, и перезапустите Агент."
         )
     if backend_name in linux_backends:
         runtime_dir = environ.get("XDG_RUNTIME_DIR", "")
@@ -105,16 +115,20 @@ def diagnose_backend(
             bool(runtime_dir) and exists(os.path.join(runtime_dir, "bus"))
         )
         if not has_bus:
+            # no session bus: plyer's notify-send fails silently outside the user's desktop session
             return (
-                "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset): the Agent runs outside the user's "
-                "desktop session, where plyer's pop-ups fail silently; start it from the desktop session "
-                "(autostart does) with a notification service running (GNOME, KDE, or dunst)"
+                CANNOT_SHOW
+                + "не найдена служба уведомлений (Агент запущен вне сеанса рабочего стола). "
+                + INSTALL_SERVICE.format(how="")
             )
     return None
 
 
 class Notifier:
-    """Shows events as pop-ups. ``notify`` is plyer's function by default; tests inject a recorder instead."""
+    """Shows events as pop-ups. ``notify`` is plyer's function by default; tests inject a recorder instead.
+
+    One per process (the run loop and the window share it), so a known problem is written to the log once.
+    """
 
     def __init__(
         self,
@@ -136,9 +150,8 @@ class Notifier:
             log.info("pop-ups through plyer backend %s", self.backend_name)
         self._notify = notify
         self.problem = problem
-        self._problem_told = False
         if problem:
-            log.error("pop-ups will probably NOT be shown: %s", problem)
+            log.error("%s", problem)  # the remedy, once: each pop-up below only points back to it
 
     def format_event(self, event: Event) -> tuple[str, str]:
         """Title and message as they will be shown, within the balloon limits."""
@@ -171,12 +184,7 @@ class Notifier:
             log.error("pop-up for %s FAILED: %s: %s", what, type(exc).__name__, exc)
             return False
         if self.problem:
-            # said once with the remedy; afterwards one short line per pop-up, so the log shows which
-            if not self._problem_told:
-                log.error("pop-up for %s probably not shown: %s", what, self.problem)
-                self._problem_told = True
-            else:
-                log.warning("pop-up for %s probably not shown (see above)", what)
+            log.warning("pop-up for %s probably not shown (no notification service: see above)", what)
             return False
         return True
 

@@ -95,12 +95,18 @@ class SetupForm:
         self.status = "\n".join(lines)
         return True
 
+    def note_popup_problem(self, notifier: Notifier) -> None:
+        """As the window opens: when plyer cannot show pop-ups here, the status line says what to install."""
+        self.popup_problem = notifier.problem
+        if notifier.problem:
+            self.status = notifier.problem
+
     def test_popup(self, notifier: Notifier) -> bool:
         """«Проверить»: one test pop-up; when plyer cannot show one, say why and what to install."""
         shown = notifier.show(TEST_TITLE, TEST_TEXT, what="test pop-up")
         self.popup_problem = notifier.problem
         if notifier.problem:
-            self.status = "Уведомление, вероятно, не показано: " + notifier.problem
+            self.status = notifier.problem
         elif shown:
             self.status = "Проверочное уведомление отправлено: оно должно появиться в углу экрана."
         else:
@@ -109,16 +115,18 @@ class SetupForm:
 
 
 class SetupWindow:
-    """The tkinter widgets over a SetupForm. ``run()`` returns True once the computer is connected."""
+    """The tkinter widgets over a SetupForm. ``run()`` returns True once the computer is connected.
 
-    def __init__(
-        self, form: SetupForm, notifier_factory: Callable[[], Notifier], connector: Connector = connect_device
-    ):
+    ``notifier`` is the process's one Notifier (shared with the run loop that may follow).
+    """
+
+    def __init__(self, form: SetupForm, notifier: Notifier, connector: Connector = connect_device):
         import tkinter as tk
         from tkinter import ttk
 
         self.form = form
-        self._notifier_factory = notifier_factory
+        self._notifier = notifier
+        form.note_popup_problem(notifier)
         self._connector = connector
         self.root = tk.Tk()
         self.root.title(TITLE)
@@ -132,7 +140,7 @@ class SetupWindow:
         self.username = tk.StringVar(value=form.username)
         self.password = tk.StringVar()
         self.autostart = tk.BooleanVar(value=form.autostart)
-        self.status = tk.StringVar()
+        self.status = tk.StringVar(value=form.status)
         for row, (label, variable, show) in enumerate(
             [("Сервер CRM", self.server, ""), ("Логин", self.username, ""), ("Пароль", self.password, "•")], start=1
         ):
@@ -163,7 +171,7 @@ class SetupWindow:
         self.form.autostart = bool(self.autostart.get())
 
     def check(self) -> None:
-        self.form.test_popup(self._notifier_factory())
+        self.form.test_popup(self._notifier)
         self.status.set(self.form.status)
 
     def connect(self) -> None:

@@ -193,3 +193,14 @@ def test_guessing_passwords_through_connect_is_stopped_like_the_login(app, clien
     assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0
     with app.app_context():
         assert db.session.scalars(select(AgentDevice)).all() == []
+
+
+def test_the_windows_download_is_the_same_agent_named_to_open_without_a_console(app, client):
+    login(client, "petrova")
+    linux = client.get("/agent-settings/download?system=linux")
+    windows = client.get("/agent-settings/download?system=windows")
+    assert linux.headers["Content-Disposition"] == "attachment; filename=zaptrade-agent.pyz"
+    # .pyzw is opened by pyw.exe (python.org's py launcher): a double click shows the window, no console
+    assert windows.headers["Content-Disposition"] == "attachment; filename=zaptrade-agent.pyzw"
+    assert windows.data == linux.data
+    assert client.get("/agent-settings/download").headers["Content-Disposition"].endswith("zaptrade-agent.pyz")

@@ -7,7 +7,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 
 from agent import __version__ as AGENT_VERSION
-from agent.build import with_server
+from agent.build import WINDOWS_NAME, with_server
 from app import access, urls
 from app.domain import agent_devices, agent_feed
 from app.extensions import db
@@ -50,11 +50,15 @@ class AgentSettingsView(BaseView):
     @expose("/download", methods=["GET"])
     @has_access
     def download(self):
-        """The Agent as one file, with this CRM's address written in (logged-in users only)."""
+        """The Agent as one file, with this CRM's address written in (logged-in users only).
+
+        ``?system=windows`` gives the same file named .pyzw, which Windows opens without a console window.
+        """
         path = agent_devices.ensure_built(agent_devices.download_path(INSTANCE_DIR))
         body = with_server(path, urls.public_url())
+        name = WINDOWS_NAME if request.args.get("system") == "windows" else agent_devices.DOWNLOAD_NAME
         response = Response(body, mimetype="application/octet-stream")
-        response.headers["Content-Disposition"] = f"attachment; filename={agent_devices.DOWNLOAD_NAME}"
+        response.headers["Content-Disposition"] = f"attachment; filename={name}"
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,31 @@ def make_agent(crm: FakeCRM, recorder: Recorder, agent_env: Path) -> Callable[..
         return Agent(session, Notifier(recorder), CursorStore(agent_env, crm.url, "ivanov"), **kwargs)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def _virtual_screen() -> Iterator[str]:
+    """One Xvfb for the whole run, on a free display number (-displayfd). Tk keeps its X connection after
+    ``destroy()``; a screen stopped while the process lives makes Xlib end the process at the next Tk window."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as answer:
+            number = answer.readline().strip()
+        assert number, "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+@pytest.fixture
+def xvfb_display(_virtual_screen: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DISPLAY of the shared virtual screen, for a test that opens the real tkinter window."""
+    monkeypatch.setenv("DISPLAY", _virtual_screen)
+    return _virtual_screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plistlib
+import re
 import sys
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -81,19 +82,38 @@ def _parse_exec(value: str) -> list[str]:
     return args
 
 
-def test_windows_startup_cmd() -> None:
+STARTUP = r"C:\Users\Иван\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup"
+
+
+def _vbs_value(expression: str) -> str:
+    """What a VBScript string expression of ``"…" & ChrW(n) & "…"`` pieces evaluates to."""
+    out = []
+    for literal, code in re.findall(r'"((?:[^"]|"")*)"|ChrW\((\d+)\)', expression):
+        out.append(chr(int(code)) if code else literal.replace('""', '"'))
+    text = "".join(out)
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")  # ChrW pairs back to one character
+
+
+def _vbs_line(lines: list[str], prefix: str) -> str:
+    return next(line for line in lines if line.startswith(prefix))[len(prefix) :]
+
+
+def test_windows_startup_vbs_starts_pythonw_hidden_with_no_console() -> None:
     environ = {"APPDATA": r"C:\Users\Иван\AppData\Roaming"}
     python = r"C:\Users\Иван\AppData\Local\Programs\Python\Python311\pythonw.exe"
     entry = autostart.autostart_entry("windows", r"C:\Users\Иван", environ, python, r"C:\ZapTrade\agent-100%")
-    assert entry.path == PureWindowsPath(
-        r"C:\Users\Иван\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Startup\ZapTrade Agent.cmd"
-    )
+    # wscript.exe runs a .vbs from the Startup folder without any console window (a .cmd flashes one)
+    assert entry.path == PureWindowsPath(STARTUP) / "ZapTrade Agent.vbs"
     assert entry.content.endswith("\r\n") and "\n" not in entry.content.replace("\r\n", "")
+    assert entry.content.isascii()  # WSH reads a script in the ANSI code page: Cyrillic goes in as ChrW()
     lines = entry.content.split("\r\n")
-    assert lines[0] == "@echo off"
-    assert "chcp 65001 >nul" in lines  # Cyrillic user folders
-    assert r'cd /d "C:\ZapTrade\agent-100%%"' in lines
-    assert f'start "" "{python}" -m agent run' in lines
+    assert 'Set shell = CreateObject("WScript.Shell")' in lines
+    assert _vbs_value(_vbs_line(lines, "shell.CurrentDirectory = ")) == r"C:\ZapTrade\agent-100%"
+    run = _vbs_line(lines, "shell.Run ")
+    assert run.endswith(", 0, False")  # 0: no window; False: wscript does not wait for the Agent
+    assert _vbs_value(run.removesuffix(", 0, False")) == f'"{python}" -m agent run'
+    assert "' To turn it off: delete this file, or in the folder below run: python -m agent autostart remove" in lines
+    assert entry.legacy == (PureWindowsPath(STARTUP) / "ZapTrade Agent.cmd",)  # the earlier Agent's .cmd
 
 
 def test_windows_without_appdata_uses_the_roaming_folder() -> None:
@@ -148,7 +168,7 @@ def test_cli_autostart_uses_this_interpreter(
     assert not desktop.exists()
 
 
-def test_windows_startup_cmd_runs_the_downloaded_file_with_pythonw() -> None:
+def test_windows_startup_vbs_runs_the_downloaded_file_with_pythonw() -> None:
     home = r"C:\Users\Иван\AppData\Roaming\ZapTrade Agent"
     python = r"C:\Users\Иван\AppData\Local\Programs\Python\Python312\pythonw.exe"
     entry = autostart.autostart_entry(
@@ -160,9 +180,33 @@ def test_windows_startup_cmd_runs_the_downloaded_file_with_pythonw() -> None:
         zipapp=home + r"\zaptrade-agent.pyz",
     )
     lines = entry.content.split("\r\n")
-    assert f'cd /d "{home}"' in lines
-    assert f'start "" "{python}" "{home}\\zaptrade-agent.pyz" run' in lines
-    assert str(entry.path).endswith(r"Start Menu\Programs\Startup\ZapTrade Agent.cmd")
+    assert _vbs_value(_vbs_line(lines, "shell.CurrentDirectory = ")) == home
+    run = _vbs_line(lines, "shell.Run ").removesuffix(", 0, False")
+    assert _vbs_value(run) == f'"{python}" "{home}\\zaptrade-agent.pyz" run'
+    # the manager has no "-m agent": the comment names his own file
+    off = "' To turn it off: delete this file, or in the folder below run: python zaptrade-agent.pyz autostart remove"
+    assert off in lines
+    assert str(entry.path).endswith(r"Start Menu\Programs\Startup\ZapTrade Agent.vbs")
+
+
+def test_vbs_strings_survive_quotes_and_characters_outside_the_code_page() -> None:
+    value = 'C:\\Users\\Zoë "Ё" 😀\\python.exe'
+    expression = autostart._vbs_string(value)
+    assert expression.isascii() and _vbs_value(expression) == value
+
+
+def test_installing_the_vbs_removes_the_earlier_cmd_and_remove_deletes_both(tmp_path: Path) -> None:
+    old_cmd = tmp_path / "ZapTrade Agent.cmd"
+    old_cmd.write_text("@echo off\r\n", encoding="utf-8")
+    entry = autostart.AutostartEntry("windows", tmp_path / "ZapTrade Agent.vbs", "' vbs\r\n", (old_cmd,))
+    assert autostart.status(entry) == autostart.DIFFERENT  # `autostart status` says: update it
+    autostart.install(entry)
+    assert not old_cmd.exists()  # the Agent must not start twice at login
+    assert autostart.status(entry) == autostart.INSTALLED
+    old_cmd.write_text("@echo off\r\n", encoding="utf-8")
+    assert autostart.remove(entry) is True
+    assert not old_cmd.exists() and not (tmp_path / "ZapTrade Agent.vbs").exists()
+    assert autostart.remove(entry) is False
 
 
 def test_linux_desktop_entry_runs_the_downloaded_file() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -234,6 +235,8 @@ def test_real_processes_with_real_plyer(crm: FakeCRM, tmp_path: Path) -> None:
     log_text = (tmp_path / "proc-home" / LOG_FILE).read_text(encoding="utf-8")
     assert "event 1 [request_created] Новый запрос 2026-0042 — ООО «Ромашка»: насос ЦНС 38-44" in log_text
     assert "pop-up for event 1" in log_text  # FAILED or "probably not shown": never silently "fine"
+    # what to install, in Russian, once (not again at the first pop-up)
+    assert log_text.count("Не удаётся показать уведомление") == 1, log_text
     assert json.loads((tmp_path / "proc-home" / CURSOR_FILE).read_text())["cursor"] == encode_cursor(1)
 
 
@@ -250,7 +253,7 @@ def test_without_a_command_a_headless_computer_is_connected_in_the_terminal_then
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
     runs: list[bool] = []
-    monkeypatch.setattr(cli, "cmd_run", lambda args, home, notify: runs.append(args.once) or 0)
+    monkeypatch.setattr(cli, "cmd_run", lambda args, home, notify, notifier=None: runs.append(args.once) or 0)
     assert main([]) == 0
     assert runs == [False]  # then it runs, in the background from now on
     assert keyring.get_password("zaptrade-agent-token", "ivanov") in crm.devices
@@ -281,3 +284,70 @@ def test_an_earlier_agents_stored_password_becomes_a_device_token_and_is_deleted
     assert crm.count("POST", "/api/v1/security/login") == 0
     assert main(["run", "--once"], notify=recorder) == 0
     assert len(crm.devices) == 1
+
+
+class _StopAfter(Recorder):
+    """A recorder that ends the session (SIGTERM, as at logout) once ``title`` has popped up."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title = title
+
+    def __call__(self, **kwargs: object) -> None:
+        super().__call__(**kwargs)
+        if kwargs["title"] == self.title:
+            signal.raise_signal(signal.SIGTERM)
+
+
+@pytest.fixture
+def sigterm_restored():
+    """``run`` installs its own SIGTERM handler (stop at logout): give pytest its own back afterwards."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_disconnected_agent_reopens_its_window_prefilled_and_runs_on_after_a_new_login(
+    crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, agent_env: Path, tmp_path: Path, sigterm_restored
+) -> None:
+    import agent.window
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user" / ".config"))
+    assert _setup(crm, monkeypatch) == 0
+    crm.revoke_devices()  # «Отключить» on the «Агент» page
+    opened: list[dict[str, object]] = []
+
+    class LoggingInWindow:
+        """The setup window as the manager uses it: sees what is prefilled, types the password, «Подключить»."""
+
+        def __init__(self, form: agent.window.SetupForm, notifier: object, connector=None) -> None:
+            self.form = form
+            opened.append({"server": form.server, "username": form.username, "autostart": form.autostart})
+
+        def run(self) -> bool:
+            self.form.password = PASSWORD
+            connected = self.form.submit()
+            crm.add_event("request_created", title="Новый запрос 2026-0077")  # meanwhile, in the CRM
+            return connected
+
+    monkeypatch.setattr(agent.window, "display_available", lambda: True)
+    monkeypatch.setattr(agent.window, "SetupWindow", LoggingInWindow)
+    recorder = _StopAfter("Новый запрос 2026-0077")
+    assert main(["run"], notify=recorder) == 0  # ended by the session's SIGTERM, not by the revocation
+    assert recorder.titles == ["Агент отключён — войдите снова", "Новый запрос 2026-0077"]  # one pop-up each
+    assert opened == [{"server": crm.url, "username": "ivanov", "autostart": True}]
+    new_token = keyring.get_password("zaptrade-agent-token", "ivanov")
+    assert new_token in crm.devices and len(crm.devices) == 1  # the revoked key is gone, the new one works
+
+
+def test_a_double_clicked_agent_without_tkinter_says_so_in_a_popup_instead_of_waiting_for_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, recorder: Recorder
+) -> None:
+    import agent.window
+
+    monkeypatch.setattr(agent.window, "display_available", lambda: False)
+    monkeypatch.setattr(sys, "stdin", None)  # pythonw.exe: no console to ask in
+    assert main([], notify=recorder) == 2
+    assert recorder.titles == ["ZapTrade CRM: агент не подключён"]
+    assert "нет tkinter" in recorder.messages[0] and "tcl/tk" in recorder.messages[0]

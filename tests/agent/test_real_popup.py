@@ -74,3 +74,4 @@ def test_event_becomes_a_real_desktop_popup(crm: FakeCRM, tmp_path: Path) -> Non
     log_text = (tmp_path / "home" / LOG_FILE).read_text(encoding="utf-8")
     assert "plyer backend NotifySendNotification" in log_text
     assert "FAILED" not in log_text and "probably not" not in log_text
+    assert "Не удаётся показать уведомление" not in log_text  # a working desktop: no remedy to give

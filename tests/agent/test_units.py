@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -196,23 +197,41 @@ def test_failed_popup_is_logged_and_the_event_still_logged(caplog: pytest.LogCap
     assert "pop-up for event 17 FAILED: NotImplementedError" in caplog.text
 
 
-def test_silent_backend_problem_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+def test_silent_backend_problem_is_said_once_with_the_remedy(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder()
-    notifier = Notifier(recorder, problem="no D-Bus session bus")
+    caplog.set_level(logging.INFO, logger="agent")
+    notifier = Notifier(recorder, problem=diagnose_backend("NotifySendNotification", {}, {}.get, "linux"))
     assert notifier.show("Заголовок", "Текст") is False
-    assert recorder.calls  # plyer was still asked
-    assert "probably not shown: no D-Bus session bus" in caplog.text
+    assert notifier.show("Заголовок", "Текст", what="event 2") is False
+    assert len(recorder.calls) == 2  # plyer was still asked
+    assert caplog.text.count(NO_SERVICE_TEXT) == 1  # at start-up; each pop-up only points to it
+    assert "pop-up for event 2 probably not shown" in caplog.text
 
 
-def test_diagnose_plyer_backends() -> None:
+NO_SERVICE_TEXT = (
+    "Не удаётся показать уведомление: не найдена служба уведомлений (Агент запущен вне сеанса рабочего стола). "
+    "Установите libnotify-bin (notify-send) и dunst или запустите Агент в сеансе рабочего стола."
+)
+
+
+def test_diagnose_plyer_backends_in_russian_with_what_to_install() -> None:
     no_files: dict[str, bool] = {}
     session = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus"}
     assert diagnose_backend("NotifySendNotification", session, no_files.get) is None
     assert diagnose_backend("NotifyDbus", {"XDG_RUNTIME_DIR": "/run/user/1"}, {"/run/user/1/bus": True}.get) is None
-    assert "session bus" in (diagnose_backend("NotifySendNotification", {}, no_files.get) or "")
-    assert "Flatpak" in (diagnose_backend("NotifyDesktopPortals", session, no_files.get) or "")
+    assert diagnose_backend("NotifySendNotification", {}, no_files.get) == NO_SERVICE_TEXT
+    assert diagnose_backend("NotifyDesktopPortals", session, no_files.get) == (
+        "Не удаётся показать уведомление: в системе есть папка /app, и plyer принял её за песочницу Flatpak — "
+        "уведомления уходят в никуда. Переименуйте папку /app, если она не нужна, и перезапустите Агент."
+    )
     assert diagnose_backend("NotifyDesktopPortals", {**session, "FLATPAK_ID": "ru.zaptrade"}, no_files.get) is None
-    assert "no pop-up backend" in (diagnose_backend("Notification", {}, no_files.get) or "")
+    assert diagnose_backend("Notification", {}, no_files.get, "linux") == (
+        "Не удаётся показать уведомление: не найдена программа notify-send. Установите libnotify-bin "
+        "(notify-send) и dunst (sudo apt install libnotify-bin dunst) или запустите Агент в сеансе рабочего стола."
+    )
+    assert diagnose_backend("Notification", {}, no_files.get, "darwin") == (
+        "Не удаётся показать уведомление: на macOS нужен модуль pyobjus (pip install pyobjus)."
+    )
     assert diagnose_backend("WindowsNotification", {}, no_files.get) is None
 
 
@@ -317,3 +336,47 @@ def test_password_goes_to_the_keyring() -> None:
     assert keyring.get_password("zaptrade-agent", "ivanov") == "secret"
     config.forget_password("ivanov")
     assert config.read_password("ivanov") is None
+
+
+# --- the Agent stands alone ----------------------------------------------------------------------------------------
+
+SERVER_MODULES = ("app", "config", "run", "worker")  # the CRM's own top-level modules
+
+
+def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every absolute module an ``import``, ``from … import`` or ``importlib.import_module("…")`` names."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def test_nothing_under_agent_imports_the_crm_server() -> None:
+    """The Agent runs on the manager's computer from one downloaded file: app/ is not there."""
+    agent_dir = Path(config.__file__).parent
+    files = sorted(agent_dir.rglob("*.py"))
+    assert len(files) >= 10  # the walk found the package
+    offending = [
+        f"{path.relative_to(agent_dir.parent)}:{line}: {module}"
+        for path in files
+        for line, module in _imported_modules(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if module.split(".")[0] in SERVER_MODULES
+    ]
+    assert offending == []
+
+
+def test_the_import_guard_sees_every_form_of_import() -> None:
+    source = "import app.models\nfrom app import access\nimport importlib\nimportlib.import_module('app.auth')\n"
+    assert [name for _line, name in _imported_modules(ast.parse(source))] == [
+        "app.models",
+        "app",
+        "importlib",
+        "app.auth",
+    ]

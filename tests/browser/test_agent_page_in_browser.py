@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -12,6 +15,11 @@ from app.models import AgentDevice
 from tests.browser.conftest import log_in, screenshot
 from tests.conftest import PASSWORD
 
+WINDOW_STEP = (
+    "В окне Агента введите логин и пароль и нажмите «Подключить»: дальше он будет запускаться при каждом входе "
+    "в систему."
+)
+
 
 def test_manager_finds_the_agent_page_and_disconnects_her_computer(app, page, live_server):
     Client(live_server).connect("petrova", PASSWORD, "ПК Петровой (Windows)")
@@ -19,9 +27,32 @@ def test_manager_finds_the_agent_page_and_disconnects_her_computer(app, page, li
     log_in(page, "petrova")
     page.goto("/agent-settings/")
     expect(page.locator("a[href$='/agent-settings/']").first).to_have_count(1)
-    expect(page.locator(".crm-agent-download")).to_have_text("Скачать Агент")
-    expect(page.locator(".crm-agent-windows li")).to_have_count(3)
-    expect(page.locator(".crm-agent-linux li")).to_have_count(3)
+    windows, linux = page.locator(".crm-agent-windows"), page.locator(".crm-agent-linux")
+    expect(windows.locator(".crm-agent-download")).to_have_text("Скачать для Windows")
+    expect(linux.locator(".crm-agent-download")).to_have_text("Скачать для Linux")
+    expect(windows.locator("li")).to_have_text(
+        [
+            "Установите Python 3 с python.org, если его ещё нет (подойдут настройки по умолчанию: "
+            "в них есть py launcher и tcl/tk).",
+            "Скачайте Агент и дважды щёлкните файл zaptrade-agent.pyzw: он откроется без окна консоли.",
+            WINDOW_STEP,
+        ]
+    )
+    expect(linux.locator("li")).to_have_text(
+        [
+            "Скачайте Агент. Python 3 в системе уже есть; для окна и уведомлений: "
+            "sudo apt install python3-tk libnotify-bin",
+            "Запустите: python3 ~/Загрузки/zaptrade-agent.pyz",
+            WINDOW_STEP,
+        ]
+    )
+    for block, name in ((windows, "zaptrade-agent.pyzw"), (linux, "zaptrade-agent.pyz")):
+        with page.expect_download() as download_info:
+            block.locator(".crm-agent-download").click()
+        download = download_info.value
+        assert download.suggested_filename == name
+        with zipfile.ZipFile(download.path()) as archive:  # the Agent itself, with the server written in
+            assert json.loads(archive.read("agent/server.json")) == {"server": live_server}
     devices = page.locator(".crm-agent-devices")
     expect(devices).to_contain_text("ПК Петровой (Windows)")
     expect(devices).not_to_contain_text("Сидоров")
