@@ -1,21 +1,20 @@
-"""Start the Agent at login: XDG autostart on Linux, the Startup folder on Windows, a LaunchAgent on macOS.
+r"""Start the Agent at login: XDG autostart on Linux, the HKCU Run key on Windows, a LaunchAgent on macOS.
 
-``autostart_entry`` is a pure function (platform, home, environment, interpreter → path and file text), so all
-three platforms are tested on any machine; ``install``/``remove``/``status`` only write, delete or compare.
+``autostart_entry`` is a pure function (platform, home, environment, interpreter → where and what), so all three
+platforms are tested on any machine; ``install``/``remove``/``status`` only write, delete or compare.
 The entry runs ``<this interpreter> -m agent run`` from the folder that holds the ``agent`` package, because a
 process started at login begins in the home folder, where ``-m agent`` would not be found. The downloaded
 Agent (one zipapp file, agent/build.py) first copies itself into the agent home, so the entry runs
 ``<python> <home>/zaptrade-agent.pyz run`` and the manager may delete the file from his Downloads folder.
 
-Windows: a file in the user's Startup folder rather than the HKCU Run key, because the user can see it,
-open its folder from the Start menu (``shell:startup``) and delete it without a registry editor; it needs no
-administrator rights either, and Task Manager's «Автозагрузка» tab lists and disables it like a Run key. The
-file is a ``.vbs``: Windows runs it with wscript.exe, which has no console, and it starts ``pythonw.exe`` with
-a hidden window and does not wait; a ``.cmd`` (the earlier Agent's) flashes a console at every login, and
-installing the ``.vbs`` deletes it. The script is kept ASCII (WSH reads it in the ANSI code page), so a
-Cyrillic user folder is spelled with ``ChrW()``. Known limits: ``WScript.Shell.Run`` expands ``%NAME%`` in the
-command line, and Microsoft plans to switch VBScript off by default in a later Windows (announced 2024);
-then this entry becomes a ``.lnk`` or the Run key.
+Windows: the value «ZapTrade Agent» under ``HKEY_CURRENT_USER\Software\Microsoft\Windows\CurrentVersion\Run``
+holding a ``pythonw.exe`` command line. Explorer runs it at login with no console (pythonw) and no VBScript
+(Microsoft is removing VBScript from Windows, which would silently stop the earlier Startup-folder ``.vbs``);
+it needs no administrator rights, and Task Manager's «Автозагрузка» lists it and lets the user disable it.
+A Run value has no working directory, so a source folder is put on ``sys.path`` by ``-c`` rather than relying
+on the current folder. Installing deletes the earlier Agents' ``ZapTrade Agent.vbs``/``.cmd`` from the Startup
+folder, so the Agent cannot start twice. The value is ``REG_SZ`` (``%NAME%`` is not expanded); Microsoft
+documents at most 260 characters for a Run command line, which the usual paths stay well below.
 """
 
 from __future__ import annotations
@@ -26,16 +25,19 @@ import plistlib
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import Protocol
 
 from agent.config import LINUX, MACOS, WINDOWS, current_platform
 
 LAUNCH_AGENT_LABEL = "ru.zaptrade.agent"
 DESKTOP_FILE = "zaptrade-agent.desktop"
-WINDOWS_FILE = "ZapTrade Agent.vbs"
-WINDOWS_LEGACY_FILE = "ZapTrade Agent.cmd"  # what the Agent wrote before 1.0: removed on install
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"  # under HKEY_CURRENT_USER: per user, no admin
+RUN_VALUE = "ZapTrade Agent"
+# what earlier Agents wrote to the Startup folder (the .cmd before 1.0, then the .vbs): removed on install
+WINDOWS_LEGACY_FILES = ("ZapTrade Agent.vbs", "ZapTrade Agent.cmd")
 INSTALLED, DIFFERENT, ABSENT = "installed", "different", "absent"
 ZIPAPP_NAME = "zaptrade-agent.pyz"
 
@@ -43,8 +45,8 @@ ZIPAPP_NAME = "zaptrade-agent.pyz"
 @dataclass(frozen=True)
 class AutostartEntry:
     platform: str
-    path: PurePath
-    content: str
+    path: PurePath  # the file; on Windows the registry value, e.g. HKEY_CURRENT_USER\...\Run\ZapTrade Agent
+    content: str  # the file's text; on Windows the value's data (the command line)
     legacy: tuple[PurePath, ...] = ()  # earlier entries that would start a second Agent: deleted on install
 
 
@@ -130,26 +132,39 @@ def _linux_entry(
     return AutostartEntry(LINUX, base / "autostart" / DESKTOP_FILE, content)
 
 
-# --- Windows: a .vbs in the Startup folder ------------------------------------------------------------------------
+# --- Windows: a value under the HKCU Run key ---------------------------------------------------------------------
+
+_BARE_ARG = re.compile(r"[A-Za-z0-9_.=-]+")
 
 
-def _vbs_string(value: str) -> str:
-    """A VBScript string expression for ``value`` in ASCII only: ``"…"`` with ``""`` for a quote, and
-    ``ChrW(n)`` per UTF-16 unit for anything else (WSH would read those bytes in the ANSI code page)."""
-    pieces: list[str] = []
-    literal: list[str] = []
-    for char in value:
-        if " " <= char <= "~":
-            literal.append('""' if char == '"' else char)
-            continue
-        if literal:
-            pieces.append('"' + "".join(literal) + '"')
-            literal = []
-        units = char.encode("utf-16-le", "surrogatepass")
-        pieces.extend(f"ChrW({int.from_bytes(units[i : i + 2], 'little')})" for i in range(0, len(units), 2))
-    if literal or not pieces:
-        pieces.append('"' + "".join(literal) + '"')
-    return " & ".join(pieces)
+def _windows_arg(arg: str) -> str:
+    """One argument as the C runtime (and CommandLineToArgvW) splits it back: quoted unless plain; backslashes
+    are doubled only where a quote follows (the closing one too), and a quote inside becomes backslash-quote."""
+    if _BARE_ARG.fullmatch(arg):
+        return arg
+    quoted = re.sub(r'(\\*)"', r'\1\1\\"', arg)
+    return '"' + re.sub(r"(\\+)$", r"\1\1", quoted) + '"'
+
+
+def windows_command_line(args: Sequence[str]) -> str:
+    """The command line for ``args``: the program always in plain quotes (Windows reads it up to the next
+    quote, with no escapes, and a file name cannot contain one), the rest by ``_windows_arg``."""
+    program, *rest = args
+    if '"' in program:
+        raise ValueError(f"a Windows program path cannot contain a quote: {program!r}")
+    return " ".join([f'"{program}"', *(_windows_arg(arg) for arg in rest)])
+
+
+def windows_run_args(python: str, root: str, zipapp: str | None) -> list[str]:
+    """What the Run value starts. A Run value has no working directory, so from a source folder ``-c`` puts
+    ``root`` (the folder holding the ``agent`` package) first on ``sys.path`` and runs it as ``-m agent`` would."""
+    if zipapp:
+        return agent_args(python, zipapp)
+    program = (
+        f"import sys; sys.path.insert(0, {root!r}); import runpy; "
+        "runpy.run_module('agent', run_name='__main__', alter_sys=True)"
+    )
+    return [python, "-c", program, "run"]
 
 
 def _windows_entry(
@@ -157,22 +172,54 @@ def _windows_entry(
 ) -> AutostartEntry:
     appdata = environ.get("APPDATA")
     base = PureWindowsPath(appdata) if appdata else home / "AppData" / "Roaming"
-    folder = base / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup"
-    command = f'"{python}" "{zipapp}" run' if zipapp else f'"{python}" -m agent run'
-    remove = (
-        f"in the folder below run: python {PureWindowsPath(zipapp).name} autostart remove"
-        if zipapp
-        else "in the folder below run: python -m agent autostart remove"
-    )
-    lines = [
-        "' ZapTrade CRM Agent: started at login, without a console window.",
-        f"' To turn it off: delete this file, or {remove}",
-        'Set shell = CreateObject("WScript.Shell")',
-        f"shell.CurrentDirectory = {_vbs_string(workdir)}",
-        f"shell.Run {_vbs_string(command)}, 0, False",
-        "",
-    ]
-    return AutostartEntry(WINDOWS, folder / WINDOWS_FILE, "\r\n".join(lines), (folder / WINDOWS_LEGACY_FILE,))
+    startup = base / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup"
+    command = windows_command_line(windows_run_args(python, workdir, zipapp))
+    value = PureWindowsPath("HKEY_CURRENT_USER") / RUN_KEY / RUN_VALUE
+    return AutostartEntry(WINDOWS, value, command, tuple(startup / name for name in WINDOWS_LEGACY_FILES))
+
+
+class RunKey(Protocol):
+    """One value under the Run key: the registry on Windows, a dictionary in the tests."""
+
+    def read(self) -> str | None: ...
+
+    def write(self, command: str) -> None: ...
+
+    def delete(self) -> bool: ...
+
+
+class WindowsRunKey:
+    """``HKEY_CURRENT_USER\\…\\Run\\<name>`` through ``winreg``, imported only here: it exists only on Windows."""
+
+    def __init__(self, name: str = RUN_VALUE) -> None:
+        self.name = name
+
+    def read(self) -> str | None:
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
+                data, _kind = winreg.QueryValueEx(key, self.name)
+        except FileNotFoundError:
+            return None
+        return data if isinstance(data, str) else repr(data)
+
+    def write(self, command: str) -> None:
+        import winreg
+
+        # REG_SZ, not REG_EXPAND_SZ: a %NAME% in a folder name stays as it is
+        with winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+            winreg.SetValueEx(key, self.name, 0, winreg.REG_SZ, command)
+
+    def delete(self) -> bool:
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+                winreg.DeleteValue(key, self.name)
+        except FileNotFoundError:
+            return False
+        return True
 
 
 # --- macOS: a LaunchAgent --------------------------------------------------------------------------------------------
@@ -229,13 +276,17 @@ def current_entry(home: Path | None = None) -> AutostartEntry:
 # --- the thin installer ------------------------------------------------------------------------------------------
 
 
-def install(entry: AutostartEntry) -> Path:
-    path = Path(entry.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(entry.content.encode("utf-8"))
+def install(entry: AutostartEntry, run_key: RunKey | None = None) -> Path:
+    """Write the entry and delete the earlier ones; returns where it is (on Windows the registry value's name)."""
+    if entry.platform == WINDOWS:
+        (run_key or WindowsRunKey()).write(entry.content)
+    else:
+        path = Path(entry.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(entry.content.encode("utf-8"))
     for old in entry.legacy:
         _delete(Path(old))
-    return path
+    return Path(entry.path)
 
 
 def _delete(path: Path) -> bool:
@@ -245,17 +296,27 @@ def _delete(path: Path) -> bool:
     return False
 
 
-def remove(entry: AutostartEntry) -> bool:
+def remove(entry: AutostartEntry, run_key: RunKey | None = None) -> bool:
     """Delete the entry (and an earlier Agent's); False when there was none."""
-    deleted = [_delete(Path(path)) for path in (entry.path, *entry.legacy)]
+    deleted = [_delete(Path(path)) for path in entry.legacy]
+    if entry.platform == WINDOWS:
+        deleted.append((run_key or WindowsRunKey()).delete())
+    else:
+        deleted.append(_delete(Path(entry.path)))
     return any(deleted)
 
 
-def status(entry: AutostartEntry) -> str:
-    """installed (the same file), different (another interpreter or folder, e.g. after a move, or only an
+def status(entry: AutostartEntry, run_key: RunKey | None = None) -> str:
+    """installed (the same file or value), different (another interpreter or folder, e.g. after a move, or only an
     earlier Agent's entry) or absent."""
-    try:
-        current = Path(entry.path).read_bytes()
-    except FileNotFoundError:
+    if entry.platform == WINDOWS:
+        data = (run_key or WindowsRunKey()).read()
+        current = None if data is None else data.encode("utf-8")
+    else:
+        try:
+            current = Path(entry.path).read_bytes()
+        except FileNotFoundError:
+            current = None
+    if current is None:
         return DIFFERENT if any(Path(old).exists() for old in entry.legacy) else ABSENT
     return INSTALLED if current == entry.content.encode("utf-8") else DIFFERENT
