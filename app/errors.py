@@ -16,9 +16,13 @@ import re
 import secrets
 from typing import Any
 
-from flask import Flask, flash, redirect, render_template, request, url_for
+from dateutil import parser as date_parser
+from flask import Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_appbuilder.models.filters import BaseFilter, FilterRelation
+from flask_appbuilder.models.sqla import filters as sqla_filters
 from flask_babel import gettext as _
 from markupsafe import escape
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
@@ -34,11 +38,13 @@ _API_RECORD_PATH = re.compile(r"^/api/v1/[a-z_]+/([^/]+)/?$")
 MAX_JSON_DEPTH = 32
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_JSON_INTEGER = 2**63 - 1
+# The last page a list (web or REST) may be asked for; past it the offset is a database error.
+MAX_PAGE = 1_000_000
 
 
 def is_id(value: object) -> bool:
     """ASCII digits within bigint: `int()` would also take «１», «٣» and 2**70."""
-    return isinstance(value, str) and bool(_ASCII_ID.match(value)) and 0 < int(value) <= MAX_ID
+    return isinstance(value, str) and bool(_ASCII_ID.fullmatch(value)) and 0 < int(value) <= MAX_ID
 
 
 class RecordIdConverter(IntegerConverter):
@@ -165,6 +171,101 @@ def _no_constant(name: str) -> None:
     raise ValueError(name)
 
 
+# The filters a user chooses in a search panel or a rison `filters` list (FAB's own); the access
+# policy's base filters and the quick search are ours and take no typed value.
+_TYPED_FILTERS = tuple(getattr(sqla_filters, name) for name in sqla_filters.__all__ if "Function" not in name)
+
+
+def check_filter_values(filters, labels: dict[str, Any]) -> None:
+    """Refuse a typed filter value its column cannot be compared with, on every database alike.
+
+    SQLite compares «abc» with an id or a date as text and answers an empty (or unfiltered) list,
+    PostgreSQL refuses the query, and FAB drops an unreadable date silently: the user would trust a
+    list that was not filtered the way he asked. A list of values is FAB's "each of them" (the web
+    search sends every argument as a list), so each value is checked.
+    """
+    for column_filter, value in zip(filters.filters, filters.values, strict=False):
+        if not isinstance(column_filter, _TYPED_FILTERS):
+            continue
+        label = str(labels.get(column_filter.column_name) or column_filter.column_name)[:50]
+        for one in value if isinstance(value, list) else [value]:
+            problem = _filter_value_problem(column_filter, one, label)
+            if problem:
+                raise _refuse(problem)
+
+
+def _filter_value_problem(column_filter: BaseFilter, value: Any, label: str) -> str | None:
+    if isinstance(value, (list, dict)):
+        return _("The filter on «%(column)s» takes one value or a list of values.", column=label)
+    if value is None or value == "":
+        return None  # an empty search box: FAB leaves such a filter out, or looks for no value
+    datamodel, column = column_filter.datamodel, column_filter.column_name
+    if isinstance(column_filter, FilterRelation):
+        if not _is_record_id(value):
+            return _(
+                "The filter on «%(column)s» takes the number of a record, not «%(value)s».", **_shown(label, value)
+            )
+    elif datamodel.is_date(column) or datamodel.is_datetime(column):
+        if not _is_date(value):
+            return _(
+                "The filter on «%(column)s» takes a date such as 2026-12-31, not «%(value)s».", **_shown(label, value)
+            )
+    elif (datamodel.is_integer(column) or datamodel.is_float(column)) and not _is_number(value):
+        return _("The filter on «%(column)s» takes a number, not «%(value)s».", **_shown(label, value))
+    return None
+
+
+def _shown(label: str, value: Any) -> dict[str, str]:
+    return {"column": label, "value": str(value)[:50]}
+
+
+def _is_record_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return is_id(value) or (isinstance(value, int) and 0 < value <= MAX_ID)
+
+
+def _is_date(value: Any) -> bool:
+    """What FAB's filters read with dateutil; «notadate» or «9999-99-99» is not a date."""
+    if not isinstance(value, str):
+        return False
+    try:
+        date_parser.parse(value)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_JSON_INTEGER
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and bool(re.fullmatch(r"-?[0-9]{1,19}([.,][0-9]+)?", value.strip()))
+
+
+def database_refusal(error: BaseException | None) -> tuple[str, str]:
+    """A write the database refused (a constraint no rule foresaw, a race with another user, a
+    value it cannot store): logged under a reference id, the session rolled back. The message,
+    for a REST answer or a form's flash, says what to do and never carries the database's text."""
+    reference = reference_id()
+    log.error("Write refused by the database %s on %s %s", reference, request.method, request.path, exc_info=error)
+    _rollback()
+    if isinstance(error, IntegrityError):
+        message = _(
+            "Not saved: the record is linked to other records or repeats an existing one (reference %(reference)s).",
+            reference=reference,
+        )
+    else:
+        message = _(
+            "Not saved: a value cannot be stored; check what was entered (reference %(reference)s).",
+            reference=reference,
+        )
+    return reference, message
+
+
 _MESSAGES = {
     400: lambda: _("The request cannot be processed: check what was entered."),
     401: lambda: _("Please log in."),
@@ -179,15 +280,29 @@ _MESSAGES = {
 def http_error_page(error: HTTPException):
     """A 4xx as a Russian page in the site layout, or JSON under /api/."""
     status = error.code or 500
-    if wants_json() and status == 405 and _API_RECORD_PATH.match(request.path):
-        # `GET /api/v1/organization/-1` matched only the PUT/DELETE route: it is a record that does not exist.
-        segment = _API_RECORD_PATH.match(request.path).group(1)
-        if not segment.startswith("_") and not is_id(segment):
-            status = 404
+    if wants_json() and status == 405 and _is_a_record_that_does_not_exist(error):
+        status = 404
     message = error.description if isinstance(error, HostileInput) else _MESSAGES.get(status, _MESSAGES[400])()
     if wants_json():
         return {"message": message}, status
     return _render_page(status, message, headers=error.get_response().headers if status == 405 else None)
+
+
+def _is_a_record_that_does_not_exist(error: HTTPException) -> bool:
+    """`GET /api/v1/organization/-1` (or `/_x`, `/1%0A`) matched only the PUT/DELETE `<pk>` route:
+    it names a record that does not exist. `POST /api/v1/organization/_info` is a real 405."""
+    record = _API_RECORD_PATH.match(request.path)
+    if record is None or is_id(record.group(1)):
+        return False
+    adapter = current_app.url_map.bind("")
+    for method in getattr(error, "valid_methods", None) or []:
+        try:
+            _rule, arguments = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if "pk" not in arguments:
+            return False
+    return True
 
 
 def server_error_page(error: BaseException):

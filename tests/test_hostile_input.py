@@ -7,14 +7,21 @@ no answer ever carries database text, SQL or another manager's data.
 
 from __future__ import annotations
 
+import html
+import io
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Organization, Reminder, Request
+from app.models import CrmUser, Organization, Reminder, Request
+from app.normalize import name_key
 from tests.conftest import api_token, csrf_token
 from tests.test_access import petrova, world  # noqa: F401  (fixtures: her world of shared clients)
 
@@ -80,6 +87,118 @@ def test_a_duplicate_on_add_is_a_clear_message_not_sql(app, client, world, her_a
         "/api/v1/organization/", json={"name": "ООО «Свой клиент»", "inn": "7701234567"}, headers=her_api
     )
     assert_json_4xx(answer)
+
+
+# --- 1b. A write the database refuses: two managers save the same client at the same moment ---------
+
+
+@contextmanager
+def a_colleague_saves_the_same_client_first(app: Flask, name: str) -> Iterator[list[str]]:
+    """Between the duplicate-name check (app/validation.py) and the commit, another worker saves an
+    organisation of the same name over its own connection: the check passed, the unique key on
+    `name_key` refuses the second insert (or rename) with a real IntegrityError from the database."""
+    saved: list[str] = []
+
+    def colleague_first(session, _flush_context, _instances) -> None:
+        if saved or not any(isinstance(obj, Organization) for obj in (*session.new, *session.dirty)):
+            return
+        saved.append(name)
+        with db.engine.connect() as other:
+            sidorov = other.execute(select(CrmUser.id).where(CrmUser.username == "sidorov")).scalar_one()
+            other.execute(
+                insert(Organization.__table__).values(
+                    name=name,
+                    name_key=name_key(name),
+                    sort_key=name,
+                    search_text=name.casefold(),
+                    responsible_id=sidorov,
+                )
+            )
+            other.commit()
+
+    event.listen(Session, "before_flush", colleague_first)
+    try:
+        yield saved
+    finally:
+        event.remove(Session, "before_flush", colleague_first)
+
+
+def _reference(text: str) -> str:
+    found = re.findall(r"E-[0-9A-F]{8}", text)
+    assert found, text[:500]
+    return found[0]
+
+
+DATABASE_WORDS = [
+    "IntegrityError",
+    "UNIQUE",
+    "unique constraint",
+    "duplicate key",
+    "name_key",
+    "organization.",
+    "[SQL",
+    "parameters",
+]
+
+
+def test_a_client_saved_twice_at_once_by_rest_is_refused_in_russian(app, client, world, her_api, caplog):  # noqa: F811
+    with a_colleague_saves_the_same_client_first(app, "ООО «Гонка»") as saved:
+        answer = client.post("/api/v1/organization/", json={"name": "ООО «Гонка»", "city": "Тверь"}, headers=her_api)
+    assert saved, "the colleague's insert did not run: the test proves nothing"
+    body = assert_json_4xx(answer, *DATABASE_WORDS)
+    assert answer.status_code in (409, 422), answer.status_code
+    assert "Не сохранено" in body["message"], body
+    reference = _reference(body["message"])
+    assert body["reference"] == reference
+    assert reference in caplog.text and "IntegrityError" in caplog.text  # the details are in the log
+    with app.app_context():
+        names = db.session.scalars(select(Organization.city).where(Organization.name == "ООО «Гонка»")).all()
+        assert names == [None]  # the colleague's only
+
+
+def test_a_client_saved_twice_at_once_by_the_form_keeps_what_she_typed(app, petrova, world, caplog):  # noqa: F811
+    """FAB flashed the driver's text (the SQL with its parameters) and dropped the form."""
+    token = csrf_token(petrova, "/organizationview/add")
+    typed = {
+        "name": "ООО «Гонка»",
+        "city": "Тверь",
+        "notes": "Позвонить после обеда",
+        "responsible": _her_id(app),
+        "new_contacts-0-full_name": "Гонщиков Кирилл",
+        "csrf_token": token,
+    }
+    with a_colleague_saves_the_same_client_first(app, "ООО «Гонка»") as saved:
+        answer = petrova.post("/organizationview/add", data=typed)
+    assert saved
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200, (answer.status_code, answer.headers.get("Location"))
+    assert "Не сохранено" in page
+    reference = _reference(page)
+    assert reference in caplog.text
+    for secret in (*DATABASE_WORDS, "sqlalchemy", "psycopg", "sqlite3", "INSERT"):
+        assert secret not in page, secret
+    for value in ("ООО «Гонка»", "Тверь", "Позвонить после обеда", "Гонщиков Кирилл"):
+        assert html.escape(value, quote=False) in page or value in page, value  # the form as she filled it
+    with app.app_context():
+        assert db.session.scalars(select(Organization.city).where(Organization.name == "ООО «Гонка»")).all() == [None]
+
+
+def test_a_rename_that_races_a_colleague_keeps_the_edit_form(app, petrova, world, caplog):  # noqa: F811
+    """FAB flashed «Database Error» in English and dropped the edit."""
+    token = csrf_token(petrova, f"/organizationview/edit/{world['own_org']}")
+    typed = {"name": "ООО «Новое имя»", "city": "Тверь", "responsible": _her_id(app), "csrf_token": token}
+    with a_colleague_saves_the_same_client_first(app, "ООО «Новое имя»") as saved:
+        answer = petrova.post(f"/organizationview/edit/{world['own_org']}", data=typed)
+    assert saved
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200, (answer.status_code, answer.headers.get("Location"))
+    assert "Не сохранено" in page and _reference(page) in caplog.text
+    assert html.escape("ООО «Новое имя»", quote=False) in page or "ООО «Новое имя»" in page
+    assert "Тверь" in page
+    for secret in (*DATABASE_WORDS, "Database Error", "UPDATE"):
+        assert secret not in page, secret
+    with app.app_context():
+        assert db.session.get(Organization, world["own_org"]).name == "ООО «Свой клиент»"
 
 
 # --- 6. Validation: one rule, both transports -----------------------------------------------------
@@ -204,6 +323,8 @@ def test_a_fractional_related_id_is_not_rounded_to_another_record(app, client, w
         "/api/v1/contact/\u0661",
         "/api/v1/request/9223372036854775808",
         "/api/v1/reminder/abc",
+        "/api/v1/contact/_x",  # found by the generated run: GET answered 405
+        "/api/v1/contact/1%0A",  # «1» and a line feed: a regex's `$` took it for an id
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
@@ -289,34 +410,90 @@ def test_reminder_dates_that_overflow_are_refused_by_the_form(app, petrova, worl
         assert db.session.scalars(select(Reminder).where(Reminder.text == "Позвонить")).first() is None
 
 
-@pytest.mark.parametrize(
-    "q",
-    [
-        "((((",
-        "(page:!(1))",
-        "(page_size:abc)",
-        "(page:-1,page_size:10)",
-        "(page:0,page_size:99999999999999999999)",
-        "(filters:!((col:organization,opr:rel_o_m,value:99999999999999999999)))",
-        "(filters:!((col:organization,opr:rel_o_m,value:abc)))",
-        "(filters:!((col:organization,opr:rel_o_m,value:!(1,2))))",
-        "(filters:!((col:number,opr:ct,value:!(a))))",
-        "(filters:!((col:request_date,opr:gt,value:notadate)))",
-        "(filters:!((col:request_date,opr:gt,value:'9999-99-99')))",
-        "(filters:x)",
-        "(order_column:responsible,order_direction:asc)",
-        "(order_column:number,order_direction:sideways)",
-        "(columns:!(nope))",
-        "(keys:!(nope))",
-        "\x00",
-        "(filters:!((col:number,opr:ct,value:'a\x00b')))",
-    ],
-)
-@pytest.mark.parametrize("endpoint", ["/api/v1/request/", "/api/v1/request/_info", "/api/v1/contact/"])
+CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+FAB_ENGLISH = ["Not a valid", "Invalid order", "Filter column", "Filter operation", "Bad Request", "rison"]
+
+# Malformed wherever FAB reads `q=` (the list and _info): refused with 400 and a Russian message.
+RISON_MALFORMED = [
+    "((((",
+    "(keys:!(nope))",
+    "\x00",
+    "(filters:!((col:number,opr:ct,value:'a\x00b')))",
+]
+# Malformed for a list; FAB's _info reads only `keys`, `add_columns` and `edit_columns` of q and
+# ignores the rest (page, filters, order), so there it answers the normal description.
+RISON_MALFORMED_FOR_A_LIST = [
+    "(page:!(1))",
+    "(page_size:abc)",
+    "(page:-1,page_size:10)",
+    "(filters:!((col:organization,opr:rel_o_m,value:99999999999999999999)))",
+    "(filters:!((col:organization,opr:rel_o_m,value:abc)))",
+    "(filters:!((col:request_date,opr:gt,value:notadate)))",
+    "(filters:!((col:request_date,opr:gt,value:'9999-99-99')))",
+    "(filters:!((col:number)))",
+    "(filters:x)",
+    "(order_column:responsible,order_direction:asc)",
+    "(order_column:number,order_direction:sideways)",
+]
+# What FAB reads as it is documented: a page size past FAB_API_MAX_PAGE_SIZE is capped to it, an
+# unknown column in `columns` is left out, and a list of values is "each of them" (the web search's
+# rule: no request belongs to two organisations, none has an «a» in its number). The normal list.
+RISON_READ_AS_DOCUMENTED = {
+    "(page:0,page_size:99999999999999999999)": "all",
+    "(columns:!(nope))": "all",
+    "(filters:!((col:organization,opr:rel_o_m,value:!(1,2))))": "none",
+    "(filters:!((col:number,opr:ct,value:!(a))))": "none",
+}
+LIST_ENDPOINTS = {"/api/v1/request/": ("own_request", "shared_request"), "/api/v1/contact/": ("own_contact",)}
+
+
+def assert_russian_400(answer) -> str:
+    body = assert_json_4xx(answer)
+    assert answer.status_code == 400, (answer.status_code, body)
+    message = body["message"]
+    assert isinstance(message, str) and CYRILLIC.search(message), body
+    assert not any(word in message for word in FAB_ENGLISH), message
+    return message
+
+
+@pytest.mark.parametrize("q", RISON_MALFORMED + RISON_MALFORMED_FOR_A_LIST)
+@pytest.mark.parametrize("endpoint", [*LIST_ENDPOINTS, "/api/v1/request/_info"])
 def test_malformed_rison_answers_400(app, client, world, her_api, q, endpoint):  # noqa: F811
     answer = client.get(endpoint, query_string={"q": q}, headers=her_api)
-    assert answer.status_code in (200, 400), (answer.status_code, answer.get_data(as_text=True)[:300])
-    assert answer.is_json
+    if endpoint.endswith("_info") and q in RISON_MALFORMED_FOR_A_LIST:
+        body = answer.get_json()
+        assert answer.status_code == 200, (answer.status_code, body)
+        assert {"add_columns", "edit_columns"} <= body.keys(), body  # the normal description
+    else:
+        assert_russian_400(answer)
+
+
+@pytest.mark.parametrize("q", sorted(RISON_READ_AS_DOCUMENTED))
+@pytest.mark.parametrize("endpoint", sorted(LIST_ENDPOINTS))
+def test_rison_that_fab_reads_as_documented_gives_the_normal_list(app, client, world, her_api, q, endpoint):  # noqa: F811
+    answer = client.get(endpoint, query_string={"q": q}, headers=her_api)
+    if endpoint == "/api/v1/contact/" and "col:number" in q:  # a contact has no number to filter by
+        assert "«number»" in assert_russian_400(answer)
+        return
+    body = answer.get_json()
+    assert answer.status_code == 200, (answer.status_code, body)
+    assert body["count"] == len(body["ids"]) == len(body["result"]), body
+    if RISON_READ_AS_DOCUMENTED[q] == "none":
+        assert body["ids"] == [], body
+    else:
+        assert {world[key] for key in LIST_ENDPOINTS[endpoint]} <= set(body["ids"]), body
+        assert world["request"] not in body["ids"] or endpoint != "/api/v1/request/", body
+
+
+def assert_russian_400_page(answer) -> str:
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400, (answer.status_code, page[:300])
+    message = re.search(r'<p class="crm-error-message">(.*?)</p>', page, re.DOTALL)
+    assert message and CYRILLIC.search(message.group(1)), page[:2000]
+    assert "Организации" in page  # within the layout, the menu there
+    for secret in ("Traceback", "sqlalchemy", "ValueError", "IndexError", "Bad Request"):
+        assert secret not in page, secret
+    return html.unescape(message.group(1))
 
 
 @pytest.mark.parametrize(
@@ -327,7 +504,6 @@ def test_malformed_rison_answers_400(app, client, world, her_api, q, endpoint): 
         {"_flt_3_responsible": "1"},
         {"_flt_0_responsible": "abc"},
         {"_flt_0_responsible": str(HUGE)},
-        {"_flt_9_name": "x"},
         {"_flt_0_name": "a\x00b"},
         {"psize_OrganizationView": "abc"},
         {"psize_OrganizationView": "-5"},
@@ -341,24 +517,39 @@ def test_malformed_rison_answers_400(app, client, world, her_api, q, endpoint): 
     ],
 )
 def test_hand_edited_list_arguments_never_answer_500(app, petrova, world, args):  # noqa: F811
-    answer = petrova.get("/organizationview/list/", query_string=args)
-    assert answer.status_code in (200, 400), (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert_russian_400_page(petrova.get("/organizationview/list/", query_string=args))
+
+
+def test_a_hand_edited_filter_fab_reads_as_documented_gives_the_normal_list(app, petrova, world):  # noqa: F811
+    """`_flt_9_name`: the tenth filter of a text column is FAB's «Not in» (the values given); none of
+    her organisations is named «x», so the list is hers as usual."""
+    answer = petrova.get("/organizationview/list/", query_string={"_flt_9_name": "x"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "ООО «Свой клиент»" in html.unescape(page) and "ООО «Общий клиент»" in html.unescape(page)
+    assert "Чужой" not in page
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "said"),
     [
-        {"_flt_0_request_date": "notadate"},
-        {"_flt_0_contract_price": "abc"},
-        {"_flt_0_contract_price": "1e999"},
-        {"_flt_2_status": "x"},
-        {"_oc_RequestView": "organization", "_od_RequestView": "asc"},
-        {"_flt_0_responsible": "1.5"},
+        ({"_flt_0_request_date": "notadate"}, "notadate"),
+        ({"_flt_0_contract_price": "abc"}, "Введите сумму"),
+        ({"_flt_0_contract_price": "1e999"}, "Введите сумму"),
+        ({"_oc_RequestView": "organization", "_od_RequestView": "asc"}, "organization"),
+        ({"_flt_0_responsible": "1.5"}, "1.5"),
     ],
 )
-def test_hand_edited_request_list_arguments_never_answer_500(app, petrova, world, args):  # noqa: F811
-    answer = petrova.get("/requestview/list/", query_string=args)
-    assert answer.status_code in (200, 400), (answer.status_code, answer.get_data(as_text=True)[:300])
+def test_hand_edited_request_list_arguments_never_answer_500(app, petrova, world, args, said):  # noqa: F811
+    assert said in assert_russian_400_page(petrova.get("/requestview/list/", query_string=args))
+
+
+def test_a_status_filter_fab_reads_as_documented_gives_the_normal_list(app, petrova, world):  # noqa: F811
+    """`_flt_2_status=x`: FAB's third filter on a text column is «contains»; no status contains «x»."""
+    answer = petrova.get("/requestview/list/", query_string={"_flt_2_status": "x"})
+    assert answer.status_code == 200
+    assert world["own_request_number"] not in answer.get_data(as_text=True)
+    assert "crm-error-message" not in answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -515,6 +706,83 @@ def test_an_api_server_error_is_json_with_a_reference(app, client, her_api):
             answer, status = server_error_page(error)
     assert status == 500
     assert "secret-internal-detail" not in json.dumps(answer) and answer["reference"].startswith("E-")
+
+
+def _boom(*_args, **_kwargs):
+    raise RuntimeError("secret-internal-detail: SELECT * FROM organization")
+
+
+def assert_logged_with_traceback(caplog, reference: str) -> None:
+    records = [record for record in caplog.records if reference in record.getMessage()]
+    assert records, caplog.text[-2000:]
+    assert any(record.exc_info and "secret-internal-detail" in str(record.exc_info[1]) for record in records)
+    assert "Traceback" in caplog.text and "secret-internal-detail" in caplog.text
+
+
+def test_a_page_that_really_fails_is_the_russian_error_page_with_its_reference(app, petrova, monkeypatch, caplog):  # noqa: F811
+    """The route itself raises (its view function replaced): Flask's handler for every 5xx answers."""
+    monkeypatch.setitem(app.view_functions, "OrganizationView.list", _boom)
+    answer = petrova.get("/organizationview/list/")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 500
+    assert "Ошибка на нашей стороне" in page and "Организации" in page  # Russian, within the layout
+    reference = re.search(r'<code class="crm-error-reference">(E-[0-9A-F]{8})</code>', page).group(1)
+    assert page.count(reference) >= 1
+    for secret in ("secret-internal-detail", "RuntimeError", "SELECT", "Traceback"):
+        assert secret not in page, secret
+    assert_logged_with_traceback(caplog, reference)
+
+
+def test_an_api_route_that_really_fails_is_json_with_its_reference(app, client, her_api, monkeypatch, caplog):
+    monkeypatch.setitem(app.view_functions, "OrganizationApi.get_list", _boom)
+    answer = client.get("/api/v1/organization/", headers=her_api)
+    assert answer.status_code == 500 and answer.is_json
+    body = answer.get_json()
+    assert body["reference"].startswith("E-") and body["reference"] in body["message"]
+    assert "Ошибка на нашей стороне" in body["message"]
+    assert "secret-internal-detail" not in answer.get_data(as_text=True)
+    assert "RuntimeError" not in answer.get_data(as_text=True)
+    assert_logged_with_traceback(caplog, body["reference"])
+
+
+def test_a_rest_resource_that_fails_inside_fab_is_json_with_its_reference(app, client, her_api, monkeypatch, caplog):
+    """Behind FAB's @safe (which would answer its own 500 text): the same answer and log line."""
+    from app.api.clients import OrganizationApi
+
+    monkeypatch.setattr(OrganizationApi, "get_list_headless", _boom)
+    answer = client.get("/api/v1/organization/", headers=her_api)
+    assert answer.status_code == 500 and answer.is_json
+    body = answer.get_json()
+    assert body["reference"].startswith("E-") and body["reference"] in body["message"]
+    assert "secret-internal-detail" not in answer.get_data(as_text=True)
+    assert_logged_with_traceback(caplog, body["reference"])
+
+
+# --- 8. Plain-text and file downloads are never sniffed into another type ---------------------------
+
+
+def test_a_document_download_and_a_csv_export_carry_nosniff(app, petrova, world):  # noqa: F811
+    from werkzeug.datastructures import FileStorage
+
+    from app.domain.requests import attach_document
+    from app.files import store_upload
+
+    with app.app_context(), app.test_request_context():
+        req = db.session.get(Request, world["own_request"])
+        her = db.session.scalars(select(CrmUser).where(CrmUser.username == "petrova")).one()
+        stored = store_upload(FileStorage(io.BytesIO(b"<html><script>alert(1)</script>"), filename="offer.txt"))
+        document = attach_document(req, stored, her)
+        db.session.commit()
+        document_id = document.id
+    download = petrova.get(f"/requestview/document/{document_id}")
+    assert download.status_code == 200, download.status_code
+    assert download.get_data() == b"<html><script>alert(1)</script>"  # the file itself, not a page
+    assert download.headers.get("X-Content-Type-Options") == "nosniff"
+    export = petrova.get("/organizationview/export/", query_string={"format": "csv"})
+    assert export.status_code == 200, export.status_code
+    assert export.mimetype == "text/csv" and "attachment" in export.headers["Content-Disposition"]
+    assert "Свой клиент" in export.get_data().decode("cp1251")
+    assert export.headers.get("X-Content-Type-Options") == "nosniff"
 
 
 def test_unknown_api_routes_answer_json(app, client, her_api):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from marshmallow.fields import Field
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest
 
-from app.errors import reference_id
+from app.errors import MAX_PAGE, check_filter_values, database_refusal, reference_id
 from app.extensions import db
 from app.validation import Refused, parse_money, parse_money_filters, parse_related_id
 
@@ -36,6 +37,45 @@ _QUERY_ERRORS = (
     IndexError,
     AttributeError,
     RecursionError,
+)
+
+
+_WERKZEUG_400 = f"{BadRequest().code} {BadRequest().name}: "
+
+
+def _russian_400(message: str) -> str:
+    """The user's-language sentence for a 400 message of FAB's (or a BadRequest's str())."""
+    if message.startswith(_WERKZEUG_400):  # FAB's @safe answers a BadRequest with str(error)
+        message = message.removeprefix(_WERKZEUG_400)
+        if message == BadRequest.description:  # werkzeug's English default: nothing more was said
+            return _("The request cannot be processed: check what was entered.")
+        return message
+    if message.startswith("ApplyFilterException"):
+        # FAB's wording for a filter value the database could not compare (text for an id…).
+        return _("A filter value does not suit its field: check the q= argument.")
+    fab = _FAB_400.match(message)
+    if fab is None:
+        return message
+    kind, name = fab.lastgroup, (fab.group(fab.lastgroup) or "")[:50]
+    if kind == "order":
+        return _("The list cannot be sorted by «%(column)s».", column=name)
+    if kind == "filter_column":
+        return _("The list cannot be filtered by «%(column)s».", column=name)
+    if kind == "filter_operation":
+        return _("This filter operator does not apply to «%(column)s».", column=name)
+    return _(
+        "The q= argument is not what this address takes: check its page, page_size, filters, "
+        "order_column, order_direction, columns and keys."
+    )
+
+
+# FAB's 400 sentences (flask_appbuilder/api/__init__.py, models/filters.py), by what they refuse.
+_FAB_400 = re.compile(
+    r"^(?:Invalid order by column: (?P<order>.*)"
+    r"|Filter column: (?P<filter_column>.*) not allowed to filter"
+    r"|Filter operation: .* not allowed on column: (?P<filter_operation>.*)"
+    r"|(?P<rison>Not a valid rison.*|Cannot use both select and sel columns))$",
+    re.DOTALL,
 )
 
 
@@ -86,14 +126,27 @@ class CrmModelRestApi(ModelRestApi):
         return errors
 
     def _handle_filters_args(self, rison_args: dict[str, Any]):
-        """Rison filters on money columns take Russian amounts too, like the web search."""
+        """Rison filters on money columns take Russian amounts too, like the web search; a filter
+        without its column, operator or value is refused (FAB drops it and lists everything), and
+        so is a value its column cannot be compared with (app/errors.py)."""
+        for one in rison_args.get("filters") or []:
+            if not isinstance(one, dict) or not {"col", "opr", "value"} <= one.keys():
+                raise BadRequest(description=_("Each filter names its column, operator and value: col, opr, value."))
         filters = super()._handle_filters_args(rison_args)
         money_columns = [name for name, parse in self.input_parsers.items() if parse is parse_money]
         try:
             parse_money_filters(filters, money_columns)
         except Refused as refusal:
             raise BadRequest(description=str(refusal)) from None
+        check_filter_values(self._filters, {})  # named as the q= argument names them
         return filters
+
+    def _handle_page_args(self, rison_args: dict[str, Any]):
+        """A page that cannot exist is refused; a page size past the limit is capped (FAB's rule)."""
+        page = rison_args.get("page")
+        if page is not None and not 0 <= page <= MAX_PAGE:
+            raise BadRequest(description=_("There is no page %(page)s.", page=str(page)[:20]))
+        return super()._handle_page_args(rison_args)
 
     def post_headless(self):
         if not request.is_json:
@@ -111,10 +164,10 @@ class CrmModelRestApi(ModelRestApi):
             return self.response_422(message=errors)
         return super().put_headless(pk)
 
-    def response_400(self, message: str | None = None):
-        if isinstance(message, str) and message.startswith("ApplyFilterException"):
-            # FAB's wording for a filter value the database could not compare (text for an id…).
-            message = _("A filter value does not suit its field: check the q= argument.")
+    def response_400(self, message: Any = None):
+        """FAB's refusals are English sentences naming its internals; ours say what to change."""
+        if isinstance(message, str):
+            message = _russian_400(message)
         return super().response_400(message=message)
 
     def response_422(self, message: Any = None):
@@ -147,20 +200,8 @@ class CrmModelRestApi(ModelRestApi):
         )
 
     def _database_refusal(self, error: BaseException | None):
-        reference = self._log(error)
-        db.session.rollback()
-        if isinstance(error, IntegrityError):
-            message = _(
-                "Not saved: the record is linked to other records or repeats an existing one "
-                "(reference %(reference)s).",
-                reference=reference,
-            )
-        else:
-            message = _(
-                "Not saved: a value cannot be stored; check what was entered (reference %(reference)s).",
-                reference=reference,
-            )
-        return self.response_422(message=message)
+        reference, message = database_refusal(error)
+        return self.response(422, message=message, reference=reference)
 
     @staticmethod
     def _log(error: BaseException | None) -> str:

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
 
 from flask import abort, flash, g, has_request_context, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
-from flask_appbuilder.exceptions import FABException
+from flask_appbuilder.exceptions import DatabaseException, FABException
 from flask_appbuilder.models.filters import BaseFilter, Filters
-from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.access import WriteRefused
 from app.auth import safe_redirect_target
-from app.errors import HostileInput, reference_id
+from app.errors import MAX_PAGE, HostileInput, check_filter_values, database_refusal, reference_id
 from app.extensions import db
 from app.validation import Refused, parse_money_filters
 
 log = logging.getLogger(__name__)
-MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 1_000
 
 
@@ -46,6 +48,19 @@ def refused_list_arguments() -> Iterator[None]:
                 reference=reference,
             )
         ) from None
+
+
+_PAGE_ARGUMENT = re.compile(r"^(page|psize)_")
+_PAGE_NUMBER = re.compile(r"^[0-9]{1,19}$")
+
+
+def refuse_unreadable_page_arguments() -> None:
+    """`page_…` and `psize_…` are ASCII numbers: FAB's int() also reads «１» or «٣» as a page."""
+    for key, value in request.args.items():
+        if _PAGE_ARGUMENT.match(key) and not _PAGE_NUMBER.match(value):
+            if key.startswith("page_"):
+                raise HostileInput(description=_("There is no page %(page)s.", page=value[:20]))
+            raise HostileInput(description=_("Rows per page: from 1 to %(limit)d.", limit=MAX_PAGE_SIZE))
 
 
 class UrlParamFiltersMixin:
@@ -74,12 +89,35 @@ class UrlParamFiltersMixin:
 
 
 class ResponsibleDefaultMixin:
-    """A new record's form offers the current user as its responsible manager."""
+    """A new record's form offers the current user as its responsible manager; its dropdowns
+    never show FAB's code for nobody («__None»)."""
+
+    def _init_forms(self) -> None:
+        super()._init_forms()
+        # FAB's empty choice has no text, so WTForms shows its value «__None» in the dropdown.
+        for form in (self.add_form, self.edit_form):
+            if hasattr(form, "responsible"):
+                form.responsible.kwargs["blank_text"] = _l("— not assigned —")
+        # The search filter «equal to» needs a manager: without its empty choice (which the list
+        # refuses as a filter value) it opens on the first one.
+        if hasattr(self.search_form, "responsible"):
+            self.search_form.responsible.kwargs["allow_blank"] = False
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         if request.method == "GET" and "responsible" in form and form.responsible.data is None:
             form.responsible.data = g.user
         return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+
+class WriteRefusal:
+    """What `CrmModelView._guarded_write` found: nothing (falsy), a refusal, or the database's."""
+
+    def __init__(self) -> None:
+        self.refused = False
+        self.by_database = False
+
+    def __bool__(self) -> bool:
+        return self.refused
 
 
 class CrmModelView(ModelView):
@@ -105,6 +143,7 @@ class CrmModelView(ModelView):
             return super()._get_search_widget(form=self.search_form.refresh())["search"]()
 
     def _list(self, **kwargs):
+        refuse_unreadable_page_arguments()
         with refused_list_arguments():
             return super()._list(**kwargs)
 
@@ -127,6 +166,7 @@ class CrmModelView(ModelView):
             parse_money_filters(filters, self.money_columns)
         except Refused as refusal:
             raise HostileInput(description=str(refusal)) from None
+        check_filter_values(filters, self.label_columns)
         with refused_list_arguments():
             return super()._get_list_widget(
                 filters,
@@ -146,6 +186,97 @@ class CrmModelView(ModelView):
             url = f"{url}?{request.query_string.decode()}"
         widgets["search"] = lambda: Markup(render_template("crm/_search_panel.html", url=url))
         return widgets
+
+    # FAB's _add/_edit/_delete, except where the write fails. FAB flashes the database driver's text
+    # (SQL and parameters on add, an empty or English line on edit and delete) and drops the form:
+    # here the message says what to do with a reference id (details in the log), and a refused
+    # add or edit shows the form again with everything the user typed.
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method != "POST":
+            self.update_redirect()
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self._fill_form_exclude_cols(exclude_cols, form)
+        if not form.validate():
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self.process_form(form, True)
+        item = self.datamodel.obj()
+        with self._guarded_write() as refused:
+            form.populate_obj(item)
+            self.pre_add(item)
+            self.datamodel.add(item)
+            self.post_add(item)
+        if refused.by_database:
+            form = self.add_form.refresh()  # read again from the request: process_form took rows out
+            self._fill_form_exclude_cols(exclude_cols, form)
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        if not refused:
+            flash(self.add_row_message, "success")
+        return None
+
+    def _edit(self, pk):
+        if request.method != "POST":
+            return super()._edit(pk)
+        pages, page_sizes, orders = get_page_args(), get_page_size_args(), get_order_args()
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        form = self.edit_form.refresh(request.form)
+        self._fill_form_exclude_cols(exclude_cols, form)
+        form._id = pk  # FAB's trick for its unique validators
+        if form.validate():
+            self.process_form(form, False)
+            with self._guarded_write() as refused:
+                form.populate_obj(item)
+                self.pre_update(item)
+                self.datamodel.edit(item)
+                self.post_update(item)
+            if not refused:
+                flash(self.edit_row_message, "success")
+                return None
+            if not refused.by_database:
+                return None
+            item = self.datamodel.get(pk, self._base_filters)  # as stored: the session was rolled back
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item, filters={}, orders=orders, pages=pages, page_sizes=page_sizes, widgets=widgets
+        )
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        with self._guarded_write() as refused:
+            self.pre_delete(item)
+            self.datamodel.delete(item)
+            self.post_delete(item)
+        if not refused:
+            flash(self.delete_row_message, "success")
+        if not refused or refused.by_database:
+            self.update_redirect()
+
+    @contextmanager
+    def _guarded_write(self) -> Iterator[WriteRefusal]:
+        """A write the access policy or the database refused: rolled back, the reason flashed."""
+        refusal = WriteRefusal()
+        try:
+            yield refusal
+        except WriteRefused as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            refusal.refused = True
+        except (SQLAlchemyError, DatabaseException) as error:
+            _, message = database_refusal(error.__cause__ if isinstance(error, DatabaseException) else error)
+            flash(message, "danger")
+            refusal.refused = refusal.by_database = True
 
     def write_refusal(self, item) -> str | None:
         """Why the user may not change this record he can see (None: he may); the access policy

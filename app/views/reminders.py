@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Optional
 from app import access
 from app.auth import safe_redirect_target
 from app.domain import reminders as reminder_domain
+from app.errors import is_id
 from app.extensions import db
 from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
@@ -150,11 +151,11 @@ class RemindersView(BaseView):
         """The client or request the reminder is about; only one the user may see."""
         request_id, organization_id = form.request_id.data, form.organization_id.data
         if request_id:
-            if not str(request_id).isdigit():
+            if not is_id(str(request_id)):  # «１» or 2**70 is no record (and 2**70 is no SQLite integer)
                 abort(404)
             return None, access.get_request_or_404(int(request_id))
         if organization_id:
-            if not str(organization_id).isdigit():
+            if not is_id(str(organization_id)):
                 abort(404)
             return access.get_organization_or_404(int(organization_id)), None
         return None, None
