@@ -280,14 +280,56 @@ def test_import_merges_the_same_company_and_undo_removes_exactly_it(app, admin_c
     # Found by the quick search, phone digits included.
     assert "Ромашка" in admin_client.get("/organizationview/list/?q=4951234567").get_data(as_text=True)
 
-    page = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert admin_client.post(f"/imports/{batch_id}/undo", data={"csrf_token": token}).status_code == 302
+    page = ask_for_undo(admin_client, batch_id)
+    assert "Отмена импорта выполняется" in page  # and it stays so over a reload, until the worker is done
+    assert "Отмена импорта выполняется" in admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert admin_client.get(f"/imports/{batch_id}/progress").get_json()["finished"] is False
+    assert run_the_undo_job(app, batch_id) == "undone"
     with app.app_context():
         assert db.session.get(ImportBatch, batch_id).state == ImportState.UNDONE
         assert [o.id for o in db.session.scalars(select(Organization))] == [existing_id]
         lutik = db.session.get(Organization, existing_id)
         assert (lutik.inn, lutik.city, lutik.phones, lutik.contacts) == (None, None, "+7 (347) 000-00-00", [])
+        assert "лютиков" not in lutik.search_text and "347" in lutik.search_text
+        deleted = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "delete")).all()
+        assert sorted((entry.entity, entry.label) for entry in deleted) == [
+            ("contact", "Иванов Пётр"),
+            ("contact", "Лютиков Лев"),
+            ("contact", "Сидорова Анна"),
+            ("organization", 'ООО "Ромашка"'),
+        ]
+        assert all(json.loads(entry.changes)["_import"] == [None, batch_id] for entry in deleted)
+        assert {entry.user_id for entry in deleted} == {_user_id(app, "admin")}
+    page = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "Импорт отменён: созданное им удалено" in page and "Отмена импорта выполняется" not in page
+
+
+def ask_for_undo(client, batch_id: int) -> str:
+    """The «Отменить весь импорт» button; the page it leads to."""
+    page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(f"/imports/{batch_id}/undo", data={"csrf_token": token})
+    assert answer.status_code == 302
+    return client.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+def run_the_undo_job(app, batch_id: int) -> str:
+    """The undo job the page enqueued, run here as the worker would run it."""
+    from app.jobs.context import job_queue
+
+    with app.app_context():
+        queue = job_queue()
+        jobs = [job for job in queue.jobs if job.func_name.endswith(".undo_clients") and job.args[0] == batch_id]
+        assert len(jobs) == 1, [job.func_name for job in queue.jobs]
+        result = jobs[0].perform()
+        jobs[0].delete()
+        return result
+
+
+def blockers_on_the_page(client, batch_id: int) -> str:
+    page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "crm-import-blockers" in page, "the undo is not blocked"
+    return page.split("crm-import-blockers")[1].split("</div>")[0]
 
 
 def test_undo_is_refused_when_a_record_was_changed_since(app, admin_client):
@@ -312,6 +354,166 @@ def test_undo_is_refused_when_a_record_was_changed_since(app, admin_client):
         assert db.session.get(ImportBatch, batch_id).state == ImportState.DONE
         assert db.session.get(Organization, romashka_id).city == "Санкт-Петербург"
         assert db.session.scalar(select(func.count(Organization.id))) == 2
+
+
+def _imported(app, admin_client, content: bytes, name: str, username: str = "admin") -> int:
+    batch_id = uploaded_batch(admin_client, content, name)
+    check_rows(admin_client, batch_id)
+    _run_in_process(app, batch_id, username)
+    return batch_id
+
+
+def _as_user(app, username: str):
+    """A request context acting as the user: stamps and history name him, as after his form."""
+    from flask import g
+
+    context = app.test_request_context()
+    context.push()
+    g.user = db.session.scalars(select(CrmUser).where(CrmUser.username == username)).one()
+    return context
+
+
+def test_undo_is_refused_when_a_contact_was_added_to_an_imported_organisation(app, admin_client):
+    batch_id = _imported(app, admin_client, cp1251_csv(), "клиенты.csv")
+    with app.app_context():
+        context = _as_user(app, "ivanov")
+        romashka = db.session.scalars(select(Organization).where(Organization.inn == "7707083893")).one()
+        romashka.contacts.append(Contact(full_name="Новиков Олег", position="Снабженец"))
+        db.session.commit()
+        context.pop()
+    blockers = blockers_on_the_page(admin_client, batch_id)
+    assert "Контакт «Новиков Олег» добавлен в «ООО &#34;Ромашка&#34;»" in blockers
+    assert "добавил(а): Иван Иванов" in blockers
+    page = ask_for_undo(admin_client, batch_id)
+    assert "Импорт нельзя отменить" in page
+    with app.app_context():
+        assert db.session.get(ImportBatch, batch_id).state == ImportState.DONE
+        names = db.session.scalars(select(Contact.full_name).order_by(Contact.full_name)).all()
+        assert "Новиков Олег" in names and "Иванов Пётр" in names
+
+
+def test_undo_is_refused_when_an_imported_contact_was_edited(app, admin_client):
+    """A note on a contact changes nothing of its organisation: the contact itself blocks."""
+    batch_id = _imported(app, admin_client, cp1251_csv(), "клиенты.csv")
+    with app.app_context():
+        romashka_changed = db.session.scalars(
+            select(Organization.changed_on).where(Organization.inn == "7707083893")
+        ).one()
+        context = _as_user(app, "ivanov")
+        contact = db.session.scalars(select(Contact).where(Contact.full_name == "Иванов Пётр")).one()
+        contact.notes = "Звонить после обеда"
+        db.session.commit()
+        context.pop()
+        assert db.session.scalars(select(Organization.changed_on).where(Organization.inn == "7707083893")).one() == (
+            romashka_changed
+        )
+    blockers = blockers_on_the_page(admin_client, batch_id)
+    assert "Контакт «Иванов Пётр» организации «ООО &#34;Ромашка&#34;» изменён" in blockers
+    assert "изменил(а): Иван Иванов" in blockers
+    ask_for_undo(admin_client, batch_id)
+    with app.app_context():
+        assert db.session.get(ImportBatch, batch_id).state == ImportState.DONE
+        assert db.session.scalars(select(Contact.notes).where(Contact.full_name == "Иванов Пётр")).one()
+
+
+def test_undo_is_refused_when_an_imported_organisation_has_requests_or_reminders(app, admin_client):
+    from datetime import timedelta
+
+    from app.domain.reminders import create_reminder
+    from app.models.stamps import utcnow
+    from tests.factories import make_request
+
+    batch_id = _imported(app, admin_client, xlsx_with_merged_header(), "клиенты.xlsx")
+    with app.app_context():
+        context = _as_user(app, "ivanov")
+        vasilek = db.session.scalars(select(Organization).where(Organization.inn == "7736207543")).one()
+        lutik = db.session.scalars(select(Organization).where(Organization.inn == "0274062111")).one()
+        make_request(vasilek)
+        from flask import g
+
+        create_reminder(db.session, g.user, "Позвонить в «Лютик»", utcnow() + timedelta(days=1), organization=lutik)
+        db.session.commit()
+        context.pop()
+    blockers = blockers_on_the_page(admin_client, batch_id)
+    assert "У «ООО «Василёк»» уже есть запросы." in blockers
+    assert "У «ООО «Лютик»» уже есть напоминания." in blockers
+    ask_for_undo(admin_client, batch_id)
+    assert counts(app) == (2, 2)
+    with app.app_context():
+        assert db.session.get(ImportBatch, batch_id).state == ImportState.DONE
+
+
+def test_the_worker_checks_again_what_changed_after_the_click(app, admin_client):
+    batch_id = _imported(app, admin_client, cp1251_csv(), "клиенты.csv")
+    assert "Отмена импорта выполняется" in ask_for_undo(admin_client, batch_id)
+    with app.app_context():
+        context = _as_user(app, "ivanov")
+        romashka = db.session.scalars(select(Organization).where(Organization.inn == "7707083893")).one()
+        romashka.city = "Санкт-Петербург"
+        db.session.commit()
+        context.pop()
+    assert run_the_undo_job(app, batch_id) == "refused"
+    with app.app_context():
+        assert db.session.get(ImportBatch, batch_id).state == ImportState.DONE
+    assert counts(app) == (2, 3)
+    page = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert "Импорт нельзя отменить" in page and "Отмена импорта выполняется" not in page
+    assert "изменил(а): Иван Иванов" in blockers_on_the_page(admin_client, batch_id)
+
+
+def test_rows_merge_across_chunks_and_every_record_is_audited_once(app, admin_client, monkeypatch):
+    """One row per chunk: «Ромашка ООО» merges into the «ООО "Ромашка"» an earlier chunk wrote."""
+    from app.spreadsheets import importing
+
+    monkeypatch.setattr(importing, "CHUNK_ROWS", 1)
+    with app.app_context(), app.test_request_context():
+        make_organization("ООО «Лютик»", city=None)
+    batch_id = _imported(app, admin_client, cp1251_csv(), "клиенты.csv", username="ivanov")
+    with app.app_context():
+        batch = db.session.get(ImportBatch, batch_id)
+        assert (batch.done_rows, batch.error_rows, batch.created_organizations, batch.created_contacts) == (8, 4, 1, 3)
+        romashka = db.session.scalars(select(Organization).where(Organization.inn == "7707083893")).one()
+        assert [(c.full_name, c.is_primary) for c in romashka.contacts] == [
+            ("Иванов Пётр", True),
+            ("Сидорова Анна", False),
+        ]
+        assert "сидорова анна" in romashka.search_text and "4951234567" in romashka.search_text
+        assert romashka.name_key == name_key('ООО "Ромашка"') and romashka.sort_key
+        created = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "create")).all()
+        imported = [entry for entry in created if "_import" in json.loads(entry.changes)]
+        assert sorted((entry.entity, entry.label) for entry in imported) == [
+            ("contact", "Иванов Пётр"),
+            ("contact", "Лютиков Лев"),
+            ("contact", "Сидорова Анна"),
+            ("organization", 'ООО "Ромашка"'),
+        ]
+        ivanov = _user_id(app, "ivanov")
+        assert {entry.user_id for entry in imported} == {ivanov}
+        assert all(entry.organization_id and entry.entity_id for entry in imported)
+        assert {c.created_by_fk for c in romashka.contacts} == {ivanov}
+    assert ask_for_undo(admin_client, batch_id) and run_the_undo_job(app, batch_id) == "undone"
+    assert counts(app) == (1, 0)
+
+
+def test_a_list_of_names_alone_is_imported(app, admin_client):
+    """One column, «Наименование» and the names under it, as a head of sales copies it out."""
+    workbook = openpyxl.Workbook()
+    for name in ("Наименование", "ООО «Первый»", "ООО «Второй»", "ИП Третьяков"):
+        workbook.active.append([name])
+    out = io.BytesIO()
+    workbook.save(out)
+    for content, file_name in (
+        (out.getvalue(), "names.xlsx"),
+        (cp1251_csv(["Наименование"], [["АО «Четвёртый»"]]), "names.csv"),
+    ):
+        batch_id = uploaded_batch(admin_client, content, file_name)
+        page = admin_client.get(f"/imports/{batch_id}/mapping").get_data(as_text=True)
+        assert selected_fields(page) == {"0": "organization.name"}
+        check_rows(admin_client, batch_id)
+        _run_in_process(app, batch_id, "admin")
+    with app.app_context():
+        names = db.session.scalars(select(Organization.name).order_by(Organization.name)).all()
+        assert names == ["АО «Четвёртый»", "ИП Третьяков", "ООО «Второй»", "ООО «Первый»"]
 
 
 def test_xlsx_import_in_the_real_worker_with_progress(app, admin_client, tmp_path):

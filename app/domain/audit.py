@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, event, inspect
+from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -74,8 +74,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _model_columns(model: type) -> list[str]:
+    return [attr.key for attr in inspect(model).column_attrs if attr.key not in _SKIPPED and attr.key != "id"]
+
+
 def _columns(obj: Any) -> list[str]:
-    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in _SKIPPED and attr.key != "id"]
+    return _model_columns(type(obj))
 
 
 def _person(session: Session, user: Any) -> str | None:
@@ -256,3 +260,40 @@ def _complete_ids(session: Session, _flush_context) -> None:
             ),
             completed,
         )
+
+
+# The record kinds an import writes or deletes in bulk, with the column their history is titled by.
+_BULK_TITLES: dict[type, str] = {Organization: "name", Contact: "full_name"}
+
+
+def record_bulk(session: Session, action: str, model: type, records: list[dict[str, Any]]) -> None:
+    """The entries the flush listener writes, for records written without the unit of work (an
+    import's bulk INSERT, its undo's bulk DELETE); each record is its column values with its id."""
+    user_id, via_import = acting_user_id(), session.info.get(VIA_IMPORT)
+    columns, title = _model_columns(model), _BULK_TITLES[model]
+    now = utcnow()
+    entries = []
+    for record in records:
+        if action == "create":
+            changes = {key: [None, _plain(record[key])] for key in columns if record.get(key) is not None}
+            if "responsible_id" in changes:
+                changes["responsible_id"] = [None, _person(session, record["responsible_id"])]
+        else:
+            changes = {key: [_plain(record.get(key)), None] for key in columns}
+        if via_import is not None:
+            changes["_import"] = [None, via_import]
+        entries.append(
+            {
+                "occurred_on": now,
+                "user_id": user_id,
+                "action": action,
+                "entity": TRACKED[model],
+                "entity_id": record["id"],
+                "label": (record[title] or "")[:255],
+                "organization_id": record["id"] if model is Organization else record["organization_id"],
+                "request_id": None,
+                "changes": json.dumps(changes, ensure_ascii=False, default=str),
+            }
+        )
+    if entries:
+        session.execute(insert(AuditEntry), entries)

@@ -1,5 +1,5 @@
-"""The import of a client base as a background job: it takes the import's id and the user's id,
-acts as that user (stamps and audit name him), and is safe to run twice."""
+"""The import of a client base, and its undo, as background jobs: they take the import's id and
+the user's id, act as that user (stamps and audit name him), and are safe to run twice."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from flask import current_app, g
+from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from sqlalchemy import update
 
@@ -17,6 +18,7 @@ from app.models.stamps import utcnow
 from app.models.users import CrmUser
 from app.spreadsheets.importing import dry_run, run_import
 from app.spreadsheets.reading import UnreadableFile
+from app.spreadsheets.undoing import undo_import
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +73,47 @@ def check_clients(batch_id: int, user_id: int) -> str:
     return batch.state
 
 
+@in_app_context
+def undo_clients(batch_id: int, user_id: int, previous_state: str) -> str:
+    """The undo the page asked for (the state is "undoing"); checked again here, since a record
+    may have been changed since the click. Refused or failed, the import gets its state back."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or batch.state != ImportState.UNDOING:
+        return "not undoing"
+    with current_app.test_request_context():
+        g.user = db.session.get(CrmUser, user_id)
+        try:
+            if not undo_import(batch, db.session):
+                return "undone"
+            message = _("The import cannot be undone: its records were changed since.")
+        except Exception as error:
+            db.session.rollback()
+            log.exception("undo of import %s failed", batch_id)
+            message = f"{error.__class__.__name__}: {error}"
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.state, batch.message = previous_state, message
+        db.session.commit()
+    return "refused"
+
+
 def enqueue(batch: ImportBatch, user_id: int, check: bool = False) -> bool:
     """Hand the dry run or the import to the worker (the caller has committed the new state);
     False, with the state put back, when Redis cannot be reached."""
     job = check_clients if check else import_clients
+    return _enqueue(batch, job, (batch.id, user_id), ImportState.UPLOADED if check else ImportState.CHECKED)
+
+
+def enqueue_undo(batch: ImportBatch, user_id: int, previous_state: str) -> bool:
+    """Hand the undo to the worker (the caller has committed the state "undoing")."""
+    return _enqueue(batch, undo_clients, (batch.id, user_id, previous_state), previous_state)
+
+
+def _enqueue(batch: ImportBatch, job, args: tuple, fallback_state: str) -> bool:
     try:
-        job_queue().enqueue(job, batch.id, user_id, job_id=f"import-{batch.id}-{uuid.uuid4().hex}", job_timeout=3600)
+        job_queue().enqueue(job, *args, job_id=f"import-{batch.id}-{uuid.uuid4().hex}", job_timeout=3600)
     except RedisError:
         log.exception("import %s not queued", batch.id)
-        batch.state = ImportState.UPLOADED if check else ImportState.CHECKED
+        batch.state = fallback_state
         db.session.commit()
         return False
     return True

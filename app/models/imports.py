@@ -25,6 +25,7 @@ class ImportState(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    UNDOING = "undoing"  # the undo, in the worker
     UNDONE = "undone"
 
 

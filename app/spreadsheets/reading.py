@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -176,17 +177,16 @@ def open_table(path: Path, kind: str, text_format: TextFormat | None = None) -> 
     """The header (merged cells filled, a sub-header joined) and an iterator of the data rows."""
     text_format = text_format or TextFormat()
     rows = _raw_rows(path, kind, text_format)
-    header: list[str] | None = None
-    number = 0
-    for number, row in enumerate(rows, start=1):
-        row = _trim(row)
-        if _filled(row) >= 2:
-            header = row
-            break
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    if header is None:
+    top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    # The header is the first row of two or more cells (a title may stand above it); a list of
+    # names alone has none such, and its first filled row is the header.
+    found = next((index for index, row in enumerate(top) if _filled(row) >= 2), None)
+    if found is None:
+        found = next((index for index, row in enumerate(top) if _filled(row)), None)
+    if found is None:
         raise UnreadableFile(_("The file is empty: no table with a header row was found."))
+    header, number = _trim(top[found]), found + 1
+    rows = itertools.chain(top[found + 1 :], rows)
     if len(header) > MAX_COLUMNS:
         raise UnreadableFile(
             _(
@@ -201,7 +201,7 @@ def open_table(path: Path, kind: str, text_format: TextFormat | None = None) -> 
     first_data_row = number + 1
     pending: list[list[str]] = []
     if following is not None:
-        following = _trim(following)
+        raw_following, following = following, _trim(following)
         if spans and _looks_like_subheader(following, spans):
             merged = _merge_spans(header)
             header = [
@@ -218,7 +218,7 @@ def open_table(path: Path, kind: str, text_format: TextFormat | None = None) -> 
             first_data_row += 1
         else:
             header = _merge_spans(header) if spans else header
-            pending.append(following)
+            pending.append(raw_following)  # untrimmed, as every data row: the error file keeps its columns
 
     def data() -> Iterator[list[str]]:
         for row in pending:

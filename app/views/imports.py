@@ -16,7 +16,7 @@ from app import access
 from app.extensions import db
 from app.files import UploadRefused, discard, store_upload, stored_path
 from app.models.imports import ImportBatch, ImportMapping, ImportState
-from app.spreadsheets import importing
+from app.spreadsheets import importing, undoing
 from app.spreadsheets.export import is_formula_like
 from app.spreadsheets.mapping import FIELDS, GROUP_LABELS, guess_mapping, mapping_from_saved, mapping_to_saved
 from app.spreadsheets.reading import (
@@ -32,7 +32,8 @@ from app.spreadsheets.reading import (
 PREVIEW_ROWS = 10
 # A larger file is checked in the worker: a dry run of 50,000 rows outlasts a web request.
 CHECK_IN_REQUEST_MAX_BYTES = 1024 * 1024
-ACTIVE_STATES = (ImportState.CHECKING, ImportState.QUEUED, ImportState.RUNNING)
+ACTIVE_STATES = (ImportState.CHECKING, ImportState.QUEUED, ImportState.RUNNING, ImportState.UNDOING)
+UNDOABLE_STATES = (ImportState.DONE, ImportState.FAILED)
 STATE_LABELS = {
     ImportState.UPLOADED: _l("Columns not mapped yet"),
     ImportState.CHECKING: _l("Checking the rows"),
@@ -41,6 +42,7 @@ STATE_LABELS = {
     ImportState.RUNNING: _l("Importing"),
     ImportState.DONE: _l("Imported"),
     ImportState.FAILED: _l("Failed"),
+    ImportState.UNDOING: _l("Undoing the import"),
     ImportState.UNDONE: _l("Undone"),
 }
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -220,7 +222,7 @@ class ImportView(BaseView):
     def show(self, pk: int):
         batch = _batch_or_404(pk)
         summary = json.loads(batch.summary or "{}")
-        blockers = importing.undo_blockers(batch, db.session) if batch.state == ImportState.DONE else []
+        blockers = undoing.undo_blockers(batch, db.session) if batch.state in UNDOABLE_STATES else []
         return self.render_template(
             "crm/import_batch.html",
             title=_("Import #%(number)d: %(name)s", number=batch.id, name=batch.original_name),
@@ -259,14 +261,24 @@ class ImportView(BaseView):
     @has_access
     @permission_name("import")
     def undo(self, pk: int):
+        """Refused here with the reasons, or handed to the worker: 50,000 records outlast a request."""
+        from app.jobs.imports import enqueue_undo
+
         batch = _batch_or_404(pk)
-        if batch.state not in (ImportState.DONE, ImportState.FAILED):
+        if batch.state == ImportState.UNDOING:  # a second click
+            return redirect(url_for(".show", pk=pk))
+        if batch.state not in UNDOABLE_STATES:
             abort(404)
-        blockers = importing.undo_import(batch, db.session)
-        if blockers:
+        if undoing.undo_blockers(batch, db.session, limit=1):
             flash(_("The import cannot be undone: its records were changed since."), "danger")
+            return redirect(url_for(".show", pk=pk))
+        previous_state = batch.state
+        batch.state, batch.message = ImportState.UNDOING, None
+        db.session.commit()
+        if enqueue_undo(batch, g.user.id, previous_state):
+            flash(_("The import is being undone; the page updates by itself."), "info")
         else:
-            flash(_("The import is undone: what it created is removed, what it filled is restored."), "success")
+            flash(_("The background worker cannot be reached; try again in a minute."), "danger")
         return redirect(url_for(".show", pk=pk))
 
     @expose("/<int:pk>/errors")
