@@ -143,6 +143,10 @@ def run_worker(connection: Redis, window: int) -> None:
             worker.work(with_scheduler=False)
         except StopRequested:
             return True
+        except RedisError:
+            if worker._stop_requested:  # asked to stop, and its clean-up could not reach Redis
+                return True
+            raise
         if worker._stop_requested:
             return True
         # work() ends by itself only after an error it could not handle, in practice a lost Redis.

@@ -402,3 +402,22 @@ def test_a_wrong_status_or_delivery_is_refused_in_russian(app, client, manager_a
         f"/api/v1/request/{pk}/status?_l_=en", json={"status": "lost", "comment": "x"}, headers=manager_api
     )
     assert english.get_json()["message"]["status"][0].startswith("Must be one of: ")
+
+
+def test_a_stop_that_comes_with_redis_going_away_ends_the_worker_and_the_scheduler(app, client, own_redis, tmp_path):
+    """Ctrl-C on `make run` stops the embedded Redis and the background processes together: a
+    worker whose warm shut-down cannot reach Redis must end, not wait for Redis to come back."""
+    import signal
+
+    processes = Background(app, tmp_path, REDIS_URL=own_redis.url)
+    try:
+        worker = processes.start("worker")
+        scheduler = processes.start("scheduler")
+        assert wait_until(lambda: client.get("/health").status_code == 200, timeout=90), processes.logs()
+        for process in (worker, scheduler):
+            process.send_signal(signal.SIGTERM)
+        own_redis.stop()
+        ended = wait_until(lambda: worker.poll() is not None and scheduler.poll() is not None, timeout=20)
+        assert ended, processes.logs()
+    finally:
+        processes.stop_all()
