@@ -129,6 +129,12 @@ class CrmWorker(Worker):
         super().register_death()
 
 
+def _stop_was_requested(worker: Worker) -> bool:
+    """A SIGTERM/SIGINT reached RQ: an idle worker only dates the request (`_stop_requested` is
+    set only when the signal finds it busy), and either way its loop must not be started again."""
+    return worker._stop_requested or worker._shutdown_requested_date is not None
+
+
 def run_worker(connection: Redis, window: int) -> None:
     def once() -> bool:
         # RQ waits for a job up to worker_ttl - 15 s and beats in between: beat twice per window.
@@ -144,10 +150,10 @@ def run_worker(connection: Redis, window: int) -> None:
         except StopRequested:
             return True
         except RedisError:
-            if worker._stop_requested:  # asked to stop, and its clean-up could not reach Redis
+            if _stop_was_requested(worker):  # asked to stop, and its clean-up could not reach Redis
                 return True
             raise
-        if worker._stop_requested:
+        if _stop_was_requested(worker):
             return True
         # work() ends by itself only after an error it could not handle, in practice a lost Redis.
         connection.ping()

@@ -411,6 +411,13 @@ def test_a_stop_that_comes_with_redis_going_away_ends_the_worker_and_the_schedul
 
     processes = Background(app, tmp_path, REDIS_URL=own_redis.url)
     try:
+        # An idle worker told to stop ends, rather than starting its RQ loop again.
+        idle = processes.start("worker")
+        assert wait_until(lambda: "Listening on" in processes.logs(), timeout=90), processes.logs()
+        idle.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: idle.poll() is not None, timeout=10), processes.logs()
+        assert "starting it again" not in processes.logs()
+
         worker = processes.start("worker")
         scheduler = processes.start("scheduler")
         assert wait_until(lambda: client.get("/health").status_code == 200, timeout=90), processes.logs()
