@@ -43,7 +43,8 @@ class AgentEvent(Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False)
-    created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # Indexed: the start page counts the events since the manager's last visit.
+    created_on: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
 
     request: Mapped[Request | None] = relationship(
         Request, backref=backref("agent_events", cascade="all, delete-orphan", passive_deletes=True)

@@ -202,6 +202,8 @@ class _HistoryMixin:
 
 class StatusChange(_HistoryMixin, Model):
     __tablename__ = "request_status_change"
+    # The reports find when each request was won or lost in a period from this index alone.
+    __table_args__ = (Index("ix_request_status_change_closing", "new_value", "changed_on", "request_id"),)
 
     request_id: Mapped[int] = mapped_column(
         ForeignKey("client_request.id", ondelete="CASCADE"), nullable=False, index=True
