@@ -155,3 +155,21 @@ def test_the_lists_offer_the_export_button(app, admin_client, clients_base):
     link = re.search(r'href="(/organizationview/export/\?[^"]*format=xlsx)"', page).group(1)
     sheet = _sheet(admin_client.get(html.unescape(link)))
     assert sheet.max_row == 4  # the three Moscow clients the page shows, under the header
+
+
+def test_the_requests_export_takes_a_russian_price_filter_and_refuses_a_hand_edited_sort(app, admin_client):
+    with app.app_context():
+        organization = make_organization("ООО Цена Вопроса")
+        make_request(organization, contract_price=Decimal("1250000.50"))
+        make_request(organization, contract_price=Decimal("900"))
+    answer = admin_client.get(
+        "/requestview/export/", query_string={"_flt_0_contract_price": "1 250 000,50", "q": "Цена Вопроса"}
+    )
+    rows = _rows(_sheet(answer))
+    price_column = rows[0].index("Цена контракта")
+    assert [row[price_column] for row in rows[1:]] == [1250000.5]
+    refused = admin_client.get(
+        "/requestview/export/", query_string={"_oc_RequestView": "organization", "_od_RequestView": "asc"}
+    )
+    assert refused.status_code == 400
+    assert "Список нельзя сортировать по «organization»" in html.unescape(refused.get_data(as_text=True))

@@ -152,8 +152,21 @@ class CrmModelView(ModelView):
             return super()._show(pk)
 
     def _get_list_widget(self, filters, order_column="", order_direction="", page=None, page_size=None, **kwargs):
+        self.check_list_arguments(filters, order_column, page, page_size)
+        with refused_list_arguments():
+            return super()._get_list_widget(
+                filters,
+                order_column=order_column,
+                order_direction=order_direction,
+                page=page,
+                page_size=page_size,
+                **kwargs,
+            )
+
+    def check_list_arguments(self, filters, order_column: str = "", page=None, page_size=None) -> None:
         """Only the sort columns the list offers, and pages that exist: FAB passes any `_oc_` and
-        `page_` value to the query (a relation name or -1 is a database error there)."""
+        `page_` value to the query (a relation name or -1 is a database error there). The list and
+        its Excel export both ask here."""
         if order_column and order_column not in self.order_columns:
             raise HostileInput(description=_("The list cannot be sorted by «%(column)s».", column=order_column[:50]))
         if page is not None and not 0 <= page <= MAX_PAGE:
@@ -167,15 +180,6 @@ class CrmModelView(ModelView):
         except Refused as refusal:
             raise HostileInput(description=str(refusal)) from None
         check_filter_values(filters, self.label_columns)
-        with refused_list_arguments():
-            return super()._get_list_widget(
-                filters,
-                order_column=order_column,
-                order_direction=order_direction,
-                page=page,
-                page_size=page_size,
-                **kwargs,
-            )
 
     def _get_search_widget(self, form=None, exclude_cols=None, widgets=None) -> dict:
         """A placeholder in the folded search panel. FAB's form, with every filter's operators and
