@@ -51,7 +51,8 @@ def file_size(size: int) -> str:
             break
         value /= 1024
     text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
-    return f"{text.replace('.', _('.'))}\u00a0{unit}"
+    decimal_mark = _(".")  # not inside the f-string: pybabel does not look into f-strings
+    return f"{text.replace('.', decimal_mark)}\u00a0{unit}"
 
 
 def blank(value: object) -> str:

@@ -167,7 +167,8 @@ def _line(entry: AuditEntry, changes: dict, currency: str | None = None) -> Hist
         entity = ENTITY_LABELS.get(entry.entity, entry.entity)
         what = f"{entity} «{title}» {ACTION_LABELS.get(entry.action, entry.action)}"
     if via_import is not None:
-        what = f"{what} ({_('via import #%(number)s', number=via_import)})"
+        by_import = _("via import #%(number)s", number=via_import)  # outside the f-string, for pybabel
+        what = f"{what} ({by_import})"
     return HistoryLine(entry.occurred_on, person(entry.user), what, details)
 
 
