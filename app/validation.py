@@ -325,17 +325,33 @@ def api_parser_validator(parse: Callable[[object], object]) -> Callable:
     return validate
 
 
-class MoneyField(DecimalField):
-    """A price typed the Russian way («1 250 000,50»), shown the same way when the form opens."""
+class _ParsedByRule:
+    """A form field read by one of this module's parsers, so the form refuses what the API refuses;
+    an empty or absent box is None (left to the form's Optional() or DataRequired())."""
+
+    @staticmethod
+    def parse(text: str) -> object:
+        raise NotImplementedError
 
     def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
             return
         try:
-            self.data = parse_money(valuelist[0])
+            self.data = self.parse(valuelist[0])
         except Refused as refusal:
             self.data = None
             raise ValueError(str(refusal)) from None
+
+
+class MoneyField(_ParsedByRule, DecimalField):
+    """A price typed the Russian way («1 250 000,50»), shown the same way when the form opens."""
+
+    parse = staticmethod(parse_money)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist:  # a price the form did not post keeps what the record holds
+            super().process_formdata(valuelist)
 
     def _value(self) -> str:
         if self.raw_data:
@@ -345,21 +361,11 @@ class MoneyField(DecimalField):
         return f"{self.data:,.2f}".replace(",", "\u00a0").replace(".", ",")
 
 
-class QuantityField(Field):
-    """An item's quantity typed the Russian way («1 000»), by the rule the API applies
-    (parse_quantity); an empty box is left to the form's Optional()."""
+class QuantityField(_ParsedByRule, Field):
+    """An item's quantity typed the Russian way («1 000»), by the rule the API applies."""
 
     widget = TextInput()
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = parse_quantity(valuelist[0])
-        except Refused as refusal:
-            self.data = None
-            raise ValueError(str(refusal)) from None
+    parse = staticmethod(parse_quantity)
 
     def _value(self) -> str:
         if self.raw_data:
