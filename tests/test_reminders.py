@@ -269,3 +269,6 @@ def test_zone_labels_in_russian_and_english(app):
         assert zone_label(ZoneInfo("Asia/Yekaterinburg")) == "Екатеринбург (UTC+5)"
         assert zone_label("UTC") == "UTC"
         assert zone_label("Asia/Kolkata") == "Калькутта (UTC+5:30)"
+    with app.test_request_context("/?_l_=en"):
+        assert zone_label(ZoneInfo("Asia/Yekaterinburg")) == "Yekaterinburg (UTC+5)"
+        assert zone_label("America/Sao_Paulo") == "São Paulo (UTC\u22123)"
