@@ -16,6 +16,10 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     install_strict_converters(app)  # before any route: ids in paths are ASCII and within bigint
 
+    from app.auth import PageSessionInterface
+
+    app.session_interface = PageSessionInterface()
+
     from app.extensions import appbuilder, csrf, db, mail, migrate
 
     db.init_app(app)

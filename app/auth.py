@@ -20,7 +20,8 @@ from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Response, current_app, flash, make_response, redirect, request, session
+from flask import Flask, Response, current_app, flash, make_response, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_appbuilder.api import safe
 from flask_appbuilder.security import api as fab_api
 from flask_appbuilder.security import views as fab_views
@@ -156,6 +157,22 @@ def session_revoked(session_id: object) -> bool:
     except RedisError as error:
         log.warning("cannot check session revocation in Redis (%s); session kept", error)
         return False
+
+
+class PageSessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, re-sent with pages and API answers but never with static files.
+
+    A login session is permanent, so Flask refreshes its cookie on every response. A browser
+    fetches a page's icon and fonts while the user already clicks on: such a file answered after
+    the next page's redirect would put back the cookie it was sent with, and the message flashed
+    for that next page ("this is a colleague's client") would be lost.
+    """
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        endpoint = request.endpoint or ""
+        if endpoint == "static" or endpoint.endswith(".static"):
+            return False
+        return super().should_set_cookie(app, session)
 
 
 def session_ended_message() -> str:

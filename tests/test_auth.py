@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models.users import CrmUser
 from config import Config
 from tests.conftest import PASSWORD, csrf_token, login
+from tests.factories import make_organization, make_request
 
 NEW_PASSWORD = "violet-harbour-lantern"
 _addresses = itertools.count(1)
@@ -615,6 +616,25 @@ def test_logging_out_in_one_browser_keeps_the_other_browsers_session(app):
     login(phone, "ivanov")
     office.get("/logout/")
     assert phone.get("/organizationview/list/").status_code == 200
+
+
+def test_a_message_for_the_next_page_survives_an_icon_the_browser_fetched_late(app, client):
+    """The browser still loads the last page's icon (sent with the cookie of then) when the user
+    clicks on; its answer arriving after the click's redirect must not take the message back."""
+    with app.app_context(), app.test_request_context():
+        users = {u.username: u for u in db.session.scalars(select(CrmUser))}
+        shared = make_organization("ООО «Общий завод»", responsible=users["sidorov"])
+        make_request(shared, responsible=users["petrova"], author=users["petrova"])
+        pk = shared.id
+    login(client, "petrova")
+    icon_fetch = _replay_cookie(app, client)  # started before the click, with the cookie of then
+    refused = client.get(f"/organizationview/edit/{pk}")
+    assert refused.status_code == 302
+    icon = icon_fetch.get("/static/crm/favicon.svg")
+    assert icon.status_code == 200
+    assert "Set-Cookie" not in icon.headers
+    page = client.get(refused.headers["Location"])
+    assert "Это клиент коллеги" in page.get_data(as_text=True)
 
 
 # --- 10. Downloads and pages are not sniffed into another type --------------------------------------------
