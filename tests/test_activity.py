@@ -4,6 +4,7 @@ lists' filters and badges; the start page «Сегодня» and the board «В�
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -349,6 +350,32 @@ def test_the_admin_sees_the_department_and_a_managers_day(app, client):
         petrova_id = user("petrova").id
     hers = client.get(f"/?manager={petrova_id}").get_data(as_text=True)
     assert world["quiet"] in hers and world["foreign"] not in hers and "Чужое напоминание" not in hers
+    # «Все напоминания» under her reminders opens hers, not the administrator's own list.
+    block = hers[hers.index('id="today-reminders"') :]
+    link = re.search(r'class="crm-block-all" href="([^"]+)"', block).group(1).replace("&amp;", "&")
+    assert link == f"/reminders/?owner={petrova_id}"
+    listed = client.get(link).get_data(as_text=True)
+    assert "Напоминания: Мария Петрова" in listed
+    assert "Позвонить в «Тихий»" in listed and "На следующей неделе" in listed
+    assert "Чужое напоминание" not in listed
+    exported = client.get(f"/reminders/export/?owner={petrova_id}&format=csv-utf8").data.decode("utf-8-sig")
+    assert "На следующей неделе" in exported and "Чужое напоминание" not in exported
+    department = re.search(
+        r'class="crm-block-all" href="([^"]+)"', department[department.index('id="today-reminders"') :]
+    )
+    assert department.group(1) == "/reminders/?everyone=1"
+    assert client.get("/reminders/?owner=987654").status_code == 404
+    assert client.get("/reminders/?owner=x1").status_code == 404
+
+
+def test_a_manager_asking_for_a_colleagues_reminders_gets_her_own(app, client):
+    _start_page_world(app)
+    with app.app_context():
+        sidorov_id = user("sidorov").id
+    login(client, "petrova")
+    listed = client.get(f"/reminders/?owner={sidorov_id}").get_data(as_text=True)
+    assert "Мои напоминания" in listed and "Позвонить в «Тихий»" in listed
+    assert "Чужое напоминание" not in listed
 
 
 def test_a_manager_without_an_agent_is_shown_the_way_to_it_until_she_connects_one(app, client):

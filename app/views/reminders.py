@@ -23,6 +23,7 @@ from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import Request
 from app.models.stamps import utcnow
+from app.models.users import CrmUser
 from app.spreadsheets.columns import REMINDER_COLUMNS
 from app.validation import NOTES, due_time_rule, form_validator
 from app.views.export import export_response, requested_format
@@ -79,8 +80,8 @@ class RemindersView(BaseView):
     @has_access
     def index(self):
         now = utcnow()
-        everyone, open_ones, done = _listed_reminders()
-        today_ends = reminder_domain.end_of_today(g.user, now)
+        everyone, owner, open_ones, done = _listed_reminders()
+        today_ends = reminder_domain.end_of_today(owner or g.user, now)
         groups = {
             "failed": [r for r in open_ones if r.delivery == Delivery.FAILED],
             "overdue": [
@@ -92,13 +93,14 @@ class RemindersView(BaseView):
         }
         return self.render_template(
             "crm/reminders.html",
-            title=_("My reminders"),
+            title=_list_title(owner),
             groups=groups,
             everyone=everyone,
+            owner=owner,
             show_owner=everyone,
             presets=PRESET_LABELS,
             move_form=MoveForm(),
-            zone=reminder_domain.user_zone(g.user),
+            zone=reminder_domain.user_zone(owner or g.user),
             is_admin=access.is_administrator(g.user),
         )
 
@@ -107,8 +109,8 @@ class RemindersView(BaseView):
     @permission_name("index")
     def export(self):
         """The page's reminders, open ones first, as a file (see app/views/export.py)."""
-        _everyone, open_ones, done = _listed_reminders()
-        return export_response(_("My reminders"), REMINDER_COLUMNS, [*open_ones, *done], requested_format())
+        _everyone, owner, open_ones, done = _listed_reminders()
+        return export_response(_list_title(owner), REMINDER_COLUMNS, [*open_ones, *done], requested_format())
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -217,12 +219,22 @@ def delivery_state(reminder: Reminder) -> str:
     return _("the reminder is waiting for its time, %(when)s", when=_shown(reminder_domain.as_utc(reminder.due_at)))
 
 
-def _listed_reminders() -> tuple[bool, list[Reminder], list[Reminder]]:
-    """What the page lists: open reminders by time and the last 50 done, his or (admin) everyone's."""
-    everyone = access.is_administrator(g.user) and request.args.get("everyone") == "1"
-    query = access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == g.user.id)
+def _listed_reminders() -> tuple[bool, CrmUser | None, list[Reminder], list[Reminder]]:
+    """What the page lists: open reminders by time and the last 50 done, his own or, for the
+    administrator, everyone's (`everyone=1`) or one manager's (`owner=<id>`, the start page's
+    «Все напоминания» when he looks at that manager's day)."""
+    administrator = access.is_administrator(g.user)
+    everyone = administrator and request.args.get("everyone") == "1"
+    owner = None
+    if administrator and request.args.get("owner") and not everyone:
+        if not is_id(request.args["owner"]):
+            abort(404)
+        owner = db.session.get(CrmUser, int(request.args["owner"])) or abort(404)
+    whose = (
+        access.visible_reminders() if everyone else select(Reminder).where(Reminder.owner_id == (owner or g.user).id)
+    )
     # What each row shows, loaded with the rows rather than one query per reminder.
-    query = query.options(
+    query = whose.options(
         selectinload(Reminder.request).selectinload(Request.organization),
         selectinload(Reminder.organization),
         selectinload(Reminder.owner),
@@ -231,7 +243,11 @@ def _listed_reminders() -> tuple[bool, list[Reminder], list[Reminder]]:
     done = db.session.scalars(
         query.where(Reminder.done_at.is_not(None)).order_by(Reminder.done_at.desc()).limit(50)
     ).all()
-    return everyone, list(open_ones), list(done)
+    return everyone, owner, list(open_ones), list(done)
+
+
+def _list_title(owner: CrmUser | None) -> str:
+    return _("Reminders: %(name)s", name=owner.get_full_name()) if owner is not None else _("My reminders")
 
 
 def reminders_due_today() -> int:
