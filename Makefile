@@ -7,7 +7,7 @@ APP := $(BIN)/flask --app run
 .PHONY: run test demo bench install install-dev translations extract-messages lint format clean agent
 
 run: install translations
-	$(APP) crm start
+	$(BIN)/python -m app.launcher start
 
 # The downloadable desktop Agent (one zipapp file, served by the «Агент» page); `make run` and
 # `flask crm init` build it at every start, so the server always offers the Agent of its code.

@@ -1,4 +1,4 @@
-"""`flask crm ...`: set-up, accounts and the all-in-one start used by `make run`."""
+"""`flask crm ...`: set-up, accounts, demo data and backups (`make run` is app/launcher.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_migrate import upgrade
@@ -27,10 +26,11 @@ def crm_cli() -> None:
 @with_appcontext
 def init_command() -> None:
     """Apply migrations, sync roles and permissions, create the administrator if missing."""
-    _initialise()
+    initialise()
 
 
-def _initialise() -> str:
+def initialise() -> str:
+    """Bring the database and the downloadable Agent up to this code; the line telling how to log in."""
     upgrade()
     accounts.sync_roles_and_permissions()
     _build_agent()
@@ -90,18 +90,6 @@ def create_manager_command(
     click.echo(f"Created manager {user.username}.")
 
 
-@crm_cli.command("start")
-@with_appcontext
-def start_command() -> None:
-    """Set up if needed, then run web server, worker, scheduler (and Redis) until Ctrl-C."""
-    from app.launcher import run_all
-
-    hint = _initialise()
-    # The launcher's children open their own connections; this process keeps none open.
-    current_app.extensions["sqlalchemy"].engine.dispose()
-    raise SystemExit(run_all(hint))
-
-
 @crm_cli.command("demo")
 @click.option("--orgs", type=click.IntRange(min=1), default=200, show_default=True, help="organisations to create")
 @click.option("--append", is_flag=True, help="add to a database that already has organisations")
@@ -113,7 +101,7 @@ def demo_command(orgs: int, append: bool, seed: int | None, password: str | None
     per organisation). Refuses a database that already has organisations unless --append is given."""
     from app import demo
 
-    _initialise()
+    initialise()
     try:
         result = demo.load_demo(orgs, append=append, seed=seed, password=password, progress=click.echo)
     except (demo.DemoRefused, ValueError) as exc:

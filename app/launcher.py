@@ -1,8 +1,11 @@
 """`make run`: one supervised group of web server, RQ worker, scheduler and, if needed, Redis.
 
-Each process runs under `keep` (`python -m app.launcher keep -- COMMAND`), which starts it again
-when it dies, so one crash (or a killed embedded Redis) does not take the group down; Ctrl-C still
-stops everything.
+`python -m app.launcher start` imports no application: gunicorn's master imports it once, sets up
+the database (app/served.py) and forks its workers; the RQ worker and the scheduler start once the
+site answers, so a second start is not four imports fighting for a laptop's two cores. Each process
+runs under `keep` (`python -m app.launcher keep NAME -- COMMAND`), which starts it again when it
+dies, so one crash (or a killed embedded Redis) does not take the group down; a set-up that fails
+stops the group with its reason, and Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from honcho.manager import Manager
-
 from config import BASE_DIR, INSTANCE_DIR
+
+# app/served.py's exit code when migrations or the first administrator fail: starting it again
+# would fail the same way, so `keep` gives up and the whole group stops (sysexits' EX_CONFIG).
+SETUP_FAILED = 78
+READY_TIMEOUT = 120
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -80,9 +86,18 @@ def gunicorn_control_socket(port: int) -> list[str]:
     return ["--control-socket", str(path)] if len(str(path)) < 100 else ["--no-control-socket"]
 
 
-def keep(command: list[str], name: str) -> int:
-    """Run the command and start it again whenever it dies, with growing pauses (reset after a
-    minute of good running); SIGTERM/SIGINT stop it and end the loop."""
+def _site_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health?scope=web", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def keep(command: list[str], name: str, after: str | None = None) -> int:
+    """Run the command (once the site at `after` answers, if given) and start it again whenever it
+    dies, with growing pauses (reset after a minute of good running); SIGTERM/SIGINT stop it and
+    end the loop. A child ending with SETUP_FAILED is not started again."""
     stopping = False
 
     def stop(_signum, _frame) -> None:
@@ -93,12 +108,15 @@ def keep(command: list[str], name: str) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    while after and not stopping and not _site_answers(after):
+        time.sleep(0.2)
     pause = 1.0
-    while True:
+    code = 0
+    while not stopping:
         started = time.monotonic()
         child = subprocess.Popen(command)
         code = child.wait()
-        if stopping:
+        if stopping or code == SETUP_FAILED:
             return code
         if time.monotonic() - started > 60:
             pause = 1.0
@@ -106,30 +124,37 @@ def keep(command: list[str], name: str) -> int:
         deadline = time.monotonic() + pause
         while time.monotonic() < deadline and not stopping:
             time.sleep(0.1)
-        if stopping:
-            return code
         pause = min(pause * 2, 30.0)
+    return code
 
 
-def _kept(name: str, command: list[str]) -> str:
-    return shlex.join([sys.executable, "-m", "app.launcher", "keep", name, "--", *command])
+def _kept(name: str, command: list[str], after: str | None = None) -> str:
+    waiting = ["--after", after] if after else []
+    return shlex.join([sys.executable, "-m", "app.launcher", "keep", name, *waiting, "--", *command])
 
 
-def _announce_when_ready(url: str, login_hint: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/health?scope=web", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
+def _announce_when_ready(url: str, hint_file: Path) -> None:
+    """The banner once the site answers, with the login line app/served.py left (then removed)."""
+    started = time.monotonic()
+    warned = False
+    while not _site_answers(url):
+        if not warned and time.monotonic() - started > READY_TIMEOUT:
+            print(f"\n  ZapTrade CRM does not answer at {url} yet: see the messages above.\n", flush=True)
+            warned = True
+        time.sleep(0.2)
+    try:
+        login_hint = hint_file.read_text()
+        hint_file.unlink()
+    except OSError:
+        login_hint = "Log in as the administrator."
     banner = f"\n  ZapTrade CRM is running: {url}\n  {login_hint}\n  Stop everything with Ctrl-C.\n"
     print(banner, flush=True)
 
 
-def run_all(login_hint: str) -> int:
+def run_all() -> int:
     """Start every process, print the URL when the site answers, stop all on Ctrl-C."""
+    from honcho.manager import Manager
+
     env = os.environ.copy()
     env["PYTHONUNBUFFERED"] = "1"
     manager = Manager()
@@ -141,28 +166,43 @@ def run_all(login_hint: str) -> int:
     port = free_port(int(env.get("PORT", 5000))) if host in {"127.0.0.1", "localhost"} else int(env.get("PORT", 5000))
     shown_host = "127.0.0.1" if host == "0.0.0.0" else host
     # Links in e-mails and Agent pop-ups follow the address actually served unless PUBLIC_URL is set.
-    env["SERVED_URL"] = f"http://{shown_host}:{port}"
-    web_workers = env.get("WEB_CONCURRENCY", "2")
-    python = sys.executable
-    web = [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", web_workers, "--access-logfile", "-"]
-    manager.add_process(
-        "web", _kept("web", [*web, *gunicorn_control_socket(port), "run:app"]), cwd=str(BASE_DIR), env=env
-    )
-    # All four start at once and each imports the application; on a laptop's two cores the web
-    # server gets the CPU first (the banner waits for it), the background pair a moment later.
-    # Sending reminders waits on SMTP and the database, not on the CPU, so the lower priority costs
-    # them nothing afterwards.
+    env["SERVED_URL"] = url = f"http://{shown_host}:{port}"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    hint_file = INSTANCE_DIR / f"start-{port}.hint"
+    hint_file.unlink(missing_ok=True)
+    env["CRM_START_HINT_FILE"] = str(hint_file)
+    web = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"{host}:{port}",
+        "--workers", env.get("WEB_CONCURRENCY", "2"),
+        "--preload",  # the master imports and sets up once; its workers are forks of it
+        "--access-logfile", "-",
+        *gunicorn_control_socket(port),
+        "app.served:app",
+    ]  # fmt: skip
+    manager.add_process("web", _kept("web", web), cwd=str(BASE_DIR), env=env)
+    # They need the migrated database, and the CPU goes to the web server first: the banner waits
+    # for it. Sending reminders waits on SMTP and the database, not on the CPU.
     background = ["nice", "-n", "5"] if shutil.which("nice") else []
     for name in ("worker", "scheduler"):
-        command = [*background, python, "worker.py", name]
-        manager.add_process(name, _kept(name, command), cwd=str(BASE_DIR), env=env)
-    threading.Thread(target=_announce_when_ready, args=(env["SERVED_URL"], login_hint), daemon=True).start()
+        command = [*background, sys.executable, "worker.py", name]
+        manager.add_process(name, _kept(name, command, after=url), cwd=str(BASE_DIR), env=env)
+    threading.Thread(target=_announce_when_ready, args=(url, hint_file), daemon=True).start()
     manager.loop()
     return manager.returncode or 0
 
 
+def main(arguments: list[str]) -> int:
+    """`start`, or `keep NAME [--after URL] -- COMMAND...` (how `start` runs each process)."""
+    if arguments == ["start"]:
+        return run_all()
+    if len(arguments) > 3 and arguments[0] == "keep" and "--" in arguments:
+        split = arguments.index("--")
+        name, options, command = arguments[1], arguments[2:split], arguments[split + 1 :]
+        if command and (not options or (len(options) == 2 and options[0] == "--after")):
+            return keep(command, name, after=options[1] if options else None)
+    raise SystemExit("usage: python -m app.launcher start | keep NAME [--after URL] -- COMMAND...")
+
+
 if __name__ == "__main__":
-    # python -m app.launcher keep NAME -- COMMAND...
-    if len(sys.argv) > 4 and sys.argv[1] == "keep" and sys.argv[3] == "--":
-        raise SystemExit(keep(sys.argv[4:], sys.argv[2]))
-    raise SystemExit("usage: python -m app.launcher keep NAME -- COMMAND...")
+    raise SystemExit(main(sys.argv[1:]))

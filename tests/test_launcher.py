@@ -1,5 +1,6 @@
 """`make run`'s group looks after itself: a child that dies is started again, the embedded Redis
-included, and the site says where it really is when it had to take the next free port."""
+included, the site says where it really is when it had to take the next free port, and a set-up
+that cannot work stops the group with its reason instead of retrying for ever."""
 
 from __future__ import annotations
 
@@ -48,9 +49,8 @@ def test_make_run_restarts_its_killed_redis_and_links_to_the_port_it_serves(tmp_
         WEB_CONCURRENCY="1",
         SCHEDULER_INTERVAL="1",
     )
-    flask = str(Path(sys.executable).parent / "flask")
     launcher = subprocess.Popen(
-        [flask, "--app", "run", "crm", "start"],
+        [sys.executable, "-m", "app.launcher", "start"],  # what `make run` runs
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -67,6 +67,12 @@ def test_make_run_restarts_its_killed_redis_and_links_to_the_port_it_serves(tmp_
         served_port = int(url.rsplit(":", 1)[1])
         assert served_port != wanted_port  # the next free port was taken
         assert (tmp_path / f"gunicorn-{served_port}.ctl").exists()  # its own control socket
+        assert "Log in as admin with the password from ADMIN_PASSWORD." in text
+        assert not list(tmp_path.glob("start-*.hint"))  # the banner took the login line
+        # The background pair waited for the site: the web server had the CPU to itself.
+        assert wait_until(lambda: "rq.worker" in "".join(output), timeout=60), "".join(output)[-3000:]
+        text = "".join(output)
+        assert text.index("ZapTrade CRM is running") < text.index("worker    |")
         assert wait_until(lambda: _status(url + "/health") == 200, timeout=60), "".join(output)[-3000:]
 
         from http.cookiejar import CookieJar
@@ -95,3 +101,21 @@ def test_make_run_restarts_its_killed_redis_and_links_to_the_port_it_serves(tmp_
         except subprocess.TimeoutExpired:
             launcher.kill()
         taken.close()
+
+
+def test_make_run_stops_with_the_reason_when_its_database_cannot_be_set_up(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "PUBLIC_URL"}}
+    env.update(INSTANCE_DIR=str(tmp_path), DATABASE_URL="postgresql://127.0.0.1:1/nowhere", ADMIN_PASSWORD=PASSWORD)
+    finished = subprocess.run(
+        [sys.executable, "-m", "app.launcher", "start"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 78, finished.stdout[-3000:]
+    assert "ZapTrade CRM could not set up its database; nothing was started" in finished.stdout
+    assert "Connection refused" in finished.stdout
+    assert "ZapTrade CRM is running" not in finished.stdout
+    assert "worker    |" not in finished.stdout  # the background pair never started
