@@ -90,6 +90,22 @@ def test_her_day_starts_on_today_and_a_reminder_is_done_in_place(app, page):
     expect(page.locator("tr.crm-row")).to_have_count(3)
 
 
+def test_the_head_looks_at_a_managers_day_and_opens_all_her_reminders(app, page):
+    seed(app)
+    with app.app_context():
+        petrova_id = user("petrova").id
+    log_in(page, "admin")
+    page.goto(f"/?manager={petrova_id}")
+    reminders = page.locator("#today-reminders")
+    expect(reminders.locator(".crm-count")).to_have_text("2")
+    reminders.locator(".crm-block-all").click()
+    expect(page.locator(".crm-reminders .panel-title")).to_have_text("Напоминания: Мария Петрова")
+    expect(page.locator("#overdue + table")).to_contain_text("Позвонить главному технологу")
+    expect(page.locator(".crm-reminders")).to_contain_text("Уточнить сроки поставки")
+    expect(page.get_by_role("link", name="Только мои")).to_be_visible()
+    screenshot(page, "reminders-of-a-manager.png")
+
+
 def drag(page, card, column) -> None:
     """A mouse drag as a hand does it: press, move in steps, release over the other column."""
     box, target = card.bounding_box(), column.bounding_box()
