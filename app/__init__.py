@@ -72,6 +72,7 @@ def _register_views(appbuilder) -> None:
     from app.views.clients import ContactView, OrganizationView
     from app.views.imports import ImportView
     from app.views.mail_settings import MailSettingsView
+    from app.views.radar_settings import RadarSettingsView
     from app.views.reminders import RemindersView
     from app.views.reports import ReportsView
     from app.views.requests import OrganizationRequestsView, RequestView
@@ -137,6 +138,14 @@ def _register_views(appbuilder) -> None:
         "Mail",
         label=_l("Mail"),
         icon="fa-envelope-o",
+        category="Reference data",
+        category_label=_l("Reference data"),
+    )
+    appbuilder.add_view(
+        RadarSettingsView,
+        "Stalled radar",
+        label=_l("Stalled radar"),
+        icon="fa-bullseye",
         category="Reference data",
         category_label=_l("Reference data"),
     )

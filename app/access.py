@@ -280,6 +280,12 @@ def is_administrator(user: CrmUser | None) -> bool:
     return user is not None and any(role.name == current_app.config["AUTH_ROLE_ADMIN"] for role in user.roles)
 
 
+def administrator_or_404() -> None:
+    """Pages of the administrator alone (backups, department settings) do not exist for others."""
+    if not is_administrator(current_user()):
+        abort(404)
+
+
 def agent_device_clause(user: CrmUser | None) -> ColumnElement[bool] | None:
     """Connected Agents: each manager sees and disconnects his own; the administrator everyone's."""
     if user is None:

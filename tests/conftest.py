@@ -114,6 +114,9 @@ def app(redis_url: str, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
         accounts.create_manager("ivanov", PASSWORD, "ivanov@example.ru", "Иван", "Иванов", RecordScope.ALL)
         accounts.create_manager("petrova", PASSWORD, "petrova@example.ru", "Мария", "Петрова", RecordScope.OWN)
         accounts.create_manager("sidorov", PASSWORD, "sidorov@example.ru", "Пётр", "Сидоров", RecordScope.OWN)
+        from app.domain import department_settings
+
+        department_settings.forget()  # the Redis may hold another run's copy (CI shares one)
     yield application
 
 
@@ -126,7 +129,7 @@ def _clean_domain_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     application = request.getfixturevalue("app")
     from flask_appbuilder import Model
 
-    from app.domain import request_counts
+    from app.domain import department_settings, request_counts
     from app.extensions import db
 
     kept = {"document_category"}
@@ -137,6 +140,8 @@ def _clean_domain_tables(request: pytest.FixtureRequest) -> Iterator[None]:
                 db.session.execute(delete(table))
         db.session.commit()
         request_counts.forget()  # the deletes went past the ORM session
+        department_settings.forget()
+        department_settings.radar_settings()  # cached again as "not set", so no page pays the query
 
 
 @pytest.fixture

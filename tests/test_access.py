@@ -506,6 +506,8 @@ ADMIN_ONLY_PREFIXES = (
 )
 # Reminder reliability: the mail settings page and its test e-mail are the administrator's.
 ADMIN_ONLY_PREFIXES += ("/mail-settings/",)
+# The stalled radar's settings are the department's: the administrator's alone.
+ADMIN_ONLY_PREFIXES += ("/radar-settings/",)
 SELF_SERVICE = {
     "CrmUserDBModelView.userinfo",
     "ResetMyPasswordView.this_form_get",

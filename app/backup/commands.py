@@ -247,8 +247,9 @@ def _not_empty_message(holding: list[str], files: int, uploads: Path) -> str:
 
 
 def _forget_caches() -> None:
-    """Counts cached in Redis described the old database."""
-    from app.domain import request_counts
+    """Counts and settings cached in Redis described the old database."""
+    from app.domain import department_settings, request_counts
 
-    with contextlib.suppress(Exception):
-        request_counts.forget()
+    for forget in (request_counts.forget, department_settings.forget):
+        with contextlib.suppress(Exception):
+            forget()

@@ -3,7 +3,8 @@
 The start page, the requests list, the board, the radar job and the reports compose these clauses
 with the access policy's selects (app/access.py): none of them decides on its own. A request is
 *stalled* when it is open and either has had no activity (status change, comment, document, item
-change) for STALLED_AFTER_DAYS days or has the status «Затормозилось»; it *needs action* when it is
+change) for the administrator's number of days (app/domain/department_settings.py) or has the
+status «Затормозилось»; it *needs action* when it is
 stalled or its next step is due (today or earlier).
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.domain import department_settings
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import (
     DeliveryChange,
@@ -39,7 +41,7 @@ _ACTIVITY_RECORDS = (StatusChange, DeliveryChange, RequestComment, RequestDocume
 
 
 def stalled_after_days() -> int:
-    return int(current_app.config["STALLED_AFTER_DAYS"])
+    return department_settings.radar_settings().stalled_after_days
 
 
 def quiet_line(now: datetime | None = None) -> datetime:

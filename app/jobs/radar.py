@@ -1,7 +1,7 @@
 """The stalled radar: a periodic job that reminds a responsible once his request falls quiet.
 
 Runs from PERIODIC_JOBS (app/jobs/schedule.py) when the administrator has switched it on
-(STALLED_RADAR_REMINDERS). Each request is claimed atomically for its quiet spell
+(«Настройки → Радар застоя», app/domain/department_settings.py). Each request is claimed atomically for its quiet spell
 (app/domain/activity.py `claim_quiet_spell`), so two radars, or one run twice, never remind twice;
 the reminder it writes is sent by the ordinary reminder sweep.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
-
-from app.domain import activity
+from app.domain import activity, department_settings
 from app.extensions import db
 from app.jobs.context import in_app_context
 from app.models.stamps import utcnow
@@ -24,7 +22,7 @@ RADAR_BATCH = 1000
 @in_app_context
 def sweep_stalled_requests() -> int:
     """Give each newly quiet request's responsible one reminder; returns how many were given."""
-    if not current_app.config["STALLED_RADAR_REMINDERS"]:
+    if not department_settings.radar_settings().reminders:
         return 0
     now = utcnow()
     ids = activity.quiet_request_ids(db.session, now, RADAR_BATCH)

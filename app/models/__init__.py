@@ -20,6 +20,7 @@ from app.models.requests import (
     RequestStatus,
     StatusChange,
 )
+from app.models.settings import DepartmentSettings
 from app.models.users import CrmUser, RecordScope
 from app.models.visits import StartPageVisit
 
@@ -34,6 +35,7 @@ __all__ = [
     "Delivery",
     "DeliveryChange",
     "DeliveryStatus",
+    "DepartmentSettings",
     "DocumentCategory",
     "DocumentPurpose",
     "EventKind",

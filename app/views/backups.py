@@ -40,15 +40,10 @@ class BackupsView(BaseView):
     route_base = "/backups"
     default_view = "index"
 
-    @staticmethod
-    def _administrator_only() -> None:
-        if not access.is_administrator(g.user):
-            abort(404)
-
     @expose("/")
     @has_access
     def index(self):
-        self._administrator_only()
+        access.administrator_or_404()
         status = backup.read_status()
         archives = [
             {"name": path.name, "size": stat.st_size, "at": datetime.fromtimestamp(stat.st_mtime, UTC)}
@@ -75,7 +70,7 @@ class BackupsView(BaseView):
     @expose("/run", methods=["POST"])
     @has_access
     def run(self):
-        self._administrator_only()
+        access.administrator_or_404()
         try:
             queued = queue_backup_now(g.user.id)
         except RedisError:
@@ -90,7 +85,7 @@ class BackupsView(BaseView):
     @expose("/download/<string:name>")
     @has_access
     def download(self, name: str):
-        self._administrator_only()
+        access.administrator_or_404()
         if not backup.ARCHIVE_NAME.fullmatch(name):
             abort(404)
         path = backup.backup_folder() / name

@@ -19,6 +19,7 @@ from app.auth import safe_redirect_target
 from app.domain import reminders as reminder_domain
 from app.errors import is_id
 from app.extensions import db
+from app.formatting import person
 from app.jobs.reminders import schedule_reminder
 from app.models.reminders import Delivery, Reminder
 from app.models.requests import Request
@@ -247,7 +248,7 @@ def _listed_reminders() -> tuple[bool, CrmUser | None, list[Reminder], list[Remi
 
 
 def _list_title(owner: CrmUser | None) -> str:
-    return _("Reminders: %(name)s", name=owner.get_full_name()) if owner is not None else _("My reminders")
+    return _("Reminders: %(name)s", name=person(owner)) if owner is not None else _("My reminders")
 
 
 def reminders_due_today() -> int:

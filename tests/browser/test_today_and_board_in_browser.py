@@ -106,6 +106,34 @@ def test_the_head_looks_at_a_managers_day_and_opens_all_her_reminders(app, page)
     screenshot(page, "reminders-of-a-manager.png")
 
 
+def test_the_head_moves_the_stalled_line_on_the_radar_page_and_the_day_follows(app, page):
+    seed(app)
+    with app.app_context():
+        petrova_id = user("petrova").id
+    log_in(page, "admin")
+    page.goto(f"/?manager={petrova_id}")
+    expect(page.locator("#today-needs-action")).to_contain_text("ООО «Водоканал Чебоксары»")  # 21 quiet days
+    page.get_by_role("link", name="Настройки").click()
+    page.get_by_role("link", name="Радар застоя").click()
+    expect(page.locator(".crm-radar-settings .panel-title")).to_have_text("Радар застоя")
+    days = page.get_by_label("Застрял после, дней без активности")
+    expect(days).to_have_value("14")
+    days.fill("0")
+    page.get_by_role("button", name="Сохранить").click()
+    expect(page.locator(".crm-field-error")).to_have_text("Введите целое число дней от 1 до 365.")
+    days.fill("30")
+    page.get_by_label("Напоминать ответственному").check()
+    page.get_by_role("button", name="Сохранить").click()
+    expect(page.locator(".alert-success")).to_contain_text("Сохранено")
+    expect(page.locator(".crm-radar-changed")).to_contain_text("Администратор")
+    screenshot(page, "radar-settings.png")
+    page.goto(f"/?manager={petrova_id}")
+    needs = page.locator("#today-needs-action")
+    expect(needs).to_contain_text("30 дн.")
+    expect(needs).not_to_contain_text("ООО «Водоканал Чебоксары»")
+    expect(needs).to_contain_text("ПАО «Татнефть»")  # «Затормозилось» is on the radar whatever the days
+
+
 def drag(page, card, column) -> None:
     """A mouse drag as a hand does it: press, move in steps, release over the other column."""
     box, target = card.bounding_box(), column.bounding_box()
