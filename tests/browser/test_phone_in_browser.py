@@ -76,3 +76,35 @@ def test_a_comment_and_a_reminder_on_a_request_from_a_phone(app, phone):
     phone.goto("/reminders/")
     expect(phone.locator("body")).to_contain_text("Отправить КП на насос")
     no_sideways_scroll(phone)
+
+
+def test_an_organisations_employees_and_requests_fit_a_phone_and_call_with_one_tap(app, phone):
+    seed_client_base(app)
+    with app.app_context():
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from app.models import Organization
+
+        organization = db.session.scalars(select(Organization).where(Organization.name.like("%Северсталь%"))).one()
+        make_request(organization, contract_price=1250000)
+        pk = organization.id
+    log_in(phone, "ivanov")
+    phone.goto(f"/organizationview/show/{pk}")
+    no_sideways_scroll(phone)
+    phone.get_by_role("link", name="Контактные лица").first.tap()
+    card = phone.locator("table.crm-contacts tr", has_text="Смирнов Алексей Петрович")
+    mobile = card.get_by_role("link", name="+7 (921) 555-12-34")
+    expect(mobile).to_be_in_viewport()  # on the screen, not scrolled off to the right
+    assert mobile.get_attribute("href").startswith("tel:")
+    expect(card.get_by_role("link", name="smirnov@severstal-service.ru")).to_be_in_viewport()
+    labels = card.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert '"Мобильный телефон: "' in labels and '"E-mail: "' in labels  # each value says what it is
+    no_sideways_scroll(phone)
+    screenshot(phone, "organisation-employees-phone.png")
+    phone.get_by_role("link", name="Запросы организации").first.tap()
+    row = phone.locator("table.crm-organization-requests tr").nth(1)
+    labels = row.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+    assert '"Цена контракта: "' in labels
+    expect(row.get_by_text("1 250 000,00")).to_be_in_viewport()
+    no_sideways_scroll(phone)
