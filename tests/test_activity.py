@@ -305,6 +305,7 @@ def test_her_start_page_shows_her_day_and_nothing_of_a_colleague(app, client):
     assert "Позвонить в «Тихий»" in page and "На следующей неделе" not in page and "Чужое напоминание" not in page
     needs = page[page.index('id="today-needs-action"') : page.index('id="today-new"')]
     assert world["quiet"] in needs and world["step"] in needs and world["calm"] not in needs
+    assert needs.index(world["step"]) < needs.index(world["quiet"])  # a due next step comes first
     assert 'class="badge crm-count">2<' in needs
     new = page[page.index('id="today-new"') :]
     assert world["calm"] in new

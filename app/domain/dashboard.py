@@ -111,11 +111,12 @@ def compute(
     ).all()
 
     needing = _his_requests(viewer, subject).where(activity.needs_action_clause(today, now))
-    needing_rows = session.scalars(
-        needing.order_by(Request.next_step_on.is_(None), Request.next_step_on, Request.last_activity_at).limit(
-            ROWS_PER_BLOCK
-        )
-    ).all()
+    # The ten are chosen by id alone, then loaded: sorting whole rows with their eager-loaded joins
+    # could not stop at ten, and for a department (tens of thousands of open quiet requests) the
+    # database sorted every one of them on disk (200 ms at 50,000 organisations; now a top-10).
+    urgent_first = (Request.next_step_on.is_(None), Request.next_step_on, Request.last_activity_at, Request.id)
+    first_ten = needing.with_only_columns(Request.id).order_by(*urgent_first).limit(ROWS_PER_BLOCK)
+    needing_rows = session.scalars(select(Request).where(Request.id.in_(first_ten)).order_by(*urgent_first)).all()
 
     new = _his_requests(viewer, subject).where(Request.created_on > since)
     new_rows = session.scalars(new.order_by(Request.id.desc()).limit(ROWS_PER_BLOCK)).all()
