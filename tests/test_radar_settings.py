@@ -78,6 +78,7 @@ def test_a_number_of_days_that_cannot_be_is_refused_in_russian_and_nothing_chang
     page = answer.get_data(as_text=True)
     assert "Введите целое число дней от 1 до 365." in page
     assert f'value="{typed}"' in page  # what he typed stays in the box to correct
+    assert "Изменено" in page and "Администратор" in page  # the last saved change is still named
     with app.app_context():
         assert department_settings.radar_settings().stalled_after_days == 21
         assert department_settings.radar_settings().reminders is False

@@ -89,9 +89,9 @@ def _stored() -> RadarSettings | None:
         return RadarSettings(**values) if values else None
     row = db.session.get(DepartmentSettings, ROW_ID)
     settings = _from_row(row) if row is not None else None
-    if redis_up:
+    if redis_up:  # only if still absent: a save meanwhile has put the newer value there
         with contextlib.suppress(RedisError):
-            redis_connection().set(CACHE_KEY, json.dumps(settings.__dict__ if settings else {}))
+            redis_connection().set(CACHE_KEY, json.dumps(settings.__dict__ if settings else {}), nx=True)
     return settings
 
 

@@ -4,6 +4,7 @@ board, the start page and the radar job follow the change at once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from flask import flash, g, redirect, request, url_for
@@ -42,7 +43,7 @@ class RadarSettingsView(BaseView):
                 department_settings.save_radar_settings(db.session, g.user, int(typed.strip()), reminders)
                 flash(_("Saved: the lists, the board and the start page follow the new settings now."), "success")
                 return redirect(url_for("RadarSettingsView.index"))
-            settings = department_settings.RadarSettings(settings.stalled_after_days, reminders)
+            settings = replace(settings, reminders=reminders)  # the box as he left it, unsaved
         changed_by = db.session.get(CrmUser, settings.changed_by_id) if settings.changed_by_id else None
         return self.render_template(
             "crm/radar_settings.html",
