@@ -86,9 +86,13 @@ def gunicorn_control_socket(port: int) -> list[str]:
     return ["--control-socket", str(path)] if len(str(path)) < 100 else ["--no-control-socket"]
 
 
+# The site is asked directly, never through an office's http_proxy (which cannot reach 127.0.0.1).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _site_answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/health?scope=web", timeout=2) as answer:
+        with _DIRECT.open(url + "/health?scope=web", timeout=2) as answer:
             return answer.status == 200
     except OSError:
         return False
