@@ -23,7 +23,8 @@ def _set_up() -> None:
     try:
         with app.app_context():
             hint = initialise()
-            db.engine.dispose()  # the workers are forked from here: none may share this connection
+            db.session.remove()  # its connection back to the pool, which is then closed:
+            db.engine.dispose()  # the workers are forked from here and none may share a connection
     except Exception:
         log.exception("ZapTrade CRM could not set up its database; nothing was started")
         raise SystemExit(SETUP_FAILED) from None
