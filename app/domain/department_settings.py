@@ -2,9 +2,9 @@
 
 Every list, card, the board and the start page ask how many quiet days make a request stalled, so
 the answer must cost no SQL on a page: the stored row is kept in Redis (written on each save, read
-back from the database when missing) and once per request in `g`. Until the administrator saves,
-the environment's defaults apply (STALLED_AFTER_DAYS, STALLED_RADAR_REMINDERS). Without Redis the
-row is read from the database.
+back from the database when missing or after CACHE_SECONDS) and once per request in `g`. Until the
+administrator saves, the environment's defaults apply (STALLED_AFTER_DAYS, STALLED_RADAR_REMINDERS).
+Without Redis the row is read from the database.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from app.models.stamps import utcnow
 from app.models.users import CrmUser
 
 CACHE_KEY = "crm:department-settings"
+# A save made while Redis was down could not replace the copy there: it is read anew this often.
+CACHE_SECONDS = 600
 ROW_ID = 1
 MAX_STALLED_DAYS = 365
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def save_radar_settings(session: Session, user: CrmUser | None, days: int, remin
     session.commit()
     settings = _from_row(row)
     try:
-        redis_connection().set(CACHE_KEY, json.dumps(settings.__dict__))
+        redis_connection().set(CACHE_KEY, json.dumps(settings.__dict__), ex=CACHE_SECONDS)
     except RedisError as error:  # the next read goes to the database
         log.warning("radar settings saved; Redis not updated (%s)", error)
         forget()
@@ -91,7 +93,8 @@ def _stored() -> RadarSettings | None:
     settings = _from_row(row) if row is not None else None
     if redis_up:  # only if still absent: a save meanwhile has put the newer value there
         with contextlib.suppress(RedisError):
-            redis_connection().set(CACHE_KEY, json.dumps(settings.__dict__ if settings else {}), nx=True)
+            copy = json.dumps(settings.__dict__ if settings else {})
+            redis_connection().set(CACHE_KEY, copy, nx=True, ex=CACHE_SECONDS)
     return settings
 
 
