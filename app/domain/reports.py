@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -163,22 +163,29 @@ def compute(
         .select_from(scope)
         .outerjoin(closing, and_(closing.c.request_id == req.id, closing.c.status == req.status))
     )
-    counts = (
+    # One pass over the period's requests and their closings gives every figure but the stalled
+    # ones: grouped by manager, currency and the months of receipt and win (a few hundred groups),
+    # then summed here. Three statements each joined the closings again (two thirds of the time).
+    days = _days_between(session, closing.c.closed_on, req.request_date)
+    received_month = case((received, _month(session, req.request_date)))
+    won_month = case((won, _local_month(session, closing.c.closed_on, zone, start)))
+    groups = (
         in_period.with_only_columns(
             req.responsible_id,
+            req.currency,
+            received_month.label("received_month"),
+            won_month.label("won_month"),
             func.count(case((received, 1))),
             func.count(case((won, 1))),
             func.count(case((lost, 1))),
-            func.avg(case((won, _days_between(session, closing.c.closed_on, req.request_date)))),
+            func.sum(case((won, days))),
+            func.count(case((won, days))),
             func.count(case((and_(received, req.status == WON), 1))),
+            func.sum(case((won, req.contract_price))),
         )
         .where(or_(received, closed))
-        .group_by(req.responsible_id)
-    )
-    sums = (
-        in_period.with_only_columns(req.responsible_id, req.currency, func.sum(req.contract_price))
-        .where(won, req.contract_price.is_not(None))
-        .group_by(req.responsible_id, req.currency)
+        # By the labels: PostgreSQL would not match the CASEs' own bound dates to the select's.
+        .group_by(req.responsible_id, req.currency, "received_month", "won_month")
     )
     stalled_query = (
         _scope(user, manager)
@@ -187,12 +194,39 @@ def compute(
         .group_by(Request.responsible_id)
     )
     rows: dict[int | None, Figures] = {}
-    for responsible_id, n_received, n_won, n_lost, days, won_of_received in session.execute(counts):
-        rows[responsible_id] = Figures(
-            n_received, n_won, n_lost, average_days_to_win=_days(days), won_of_received=won_of_received
-        )
-    for responsible_id, currency, total in session.execute(sums):
-        rows.setdefault(responsible_id, Figures()).won_sums[currency] = Decimal(total)
+    day_totals: dict[int | None, list[float]] = {}
+    received_by_month: dict[str, int] = {}
+    won_by_month: dict[str, int] = {}
+    for (
+        responsible_id,
+        currency,
+        month_received,
+        month_won,
+        n_received,
+        n_won,
+        n_lost,
+        sum_days,
+        n_days,
+        won_of_received,
+        won_sum,
+    ) in session.execute(groups):
+        figures = rows.setdefault(responsible_id, Figures())
+        figures.received += n_received
+        figures.won += n_won
+        figures.lost += n_lost
+        figures.won_of_received += won_of_received
+        if won_sum is not None:
+            figures.won_sums[currency] = figures.won_sums.get(currency, Decimal(0)) + Decimal(won_sum)
+        if n_days:
+            totals = day_totals.setdefault(responsible_id, [0.0, 0])
+            totals[0] += float(sum_days)
+            totals[1] += n_days
+        if month_received is not None:
+            received_by_month[month_received] = received_by_month.get(month_received, 0) + n_received
+        if month_won is not None:
+            won_by_month[month_won] = won_by_month.get(month_won, 0) + n_won
+    for responsible_id, (sum_days, n_days) in day_totals.items():
+        rows[responsible_id].average_days_to_win = _days(sum_days / n_days)
     for responsible_id, stalled in session.execute(stalled_query):
         rows.setdefault(responsible_id, Figures()).stalled_now = stalled
 
@@ -201,24 +235,9 @@ def compute(
             _scope(user, manager).with_only_columns(Request.status, func.count()).group_by(Request.status)
         ).all()
     )
-    # Received by the request's month, won by the month of the win: one statement for both.
-    months = union_all(
-        in_period.with_only_columns(
-            _month(session, req.request_date).label("month"), literal(1).label("received"), literal(0).label("won")
-        ).where(received),
-        in_period.with_only_columns(
-            _local_month(session, closing.c.closed_on, zone, start).label("month"),
-            literal(0).label("received"),
-            literal(1).label("won"),
-        ).where(won),
-    ).subquery()
     by_month = [
-        (label, int(n_received), int(n_won))
-        for label, n_received, n_won in session.execute(
-            select(months.c.month, func.sum(months.c.received), func.sum(months.c.won))
-            .group_by(months.c.month)
-            .order_by(months.c.month)
-        )
+        (month, received_by_month.get(month, 0), won_by_month.get(month, 0))
+        for month in sorted(received_by_month.keys() | won_by_month.keys())
     ]
     return Report(
         period=period,
