@@ -90,12 +90,18 @@ def test_her_day_starts_on_today_and_a_reminder_is_done_in_place(app, page):
     expect(page.locator("tr.crm-row")).to_have_count(3)
 
 
-def test_the_head_looks_at_a_managers_day_and_opens_all_her_reminders(app, page):
+def _the_head_on_petrovas_day(app, page) -> int:
+    """The seeded base; the administrator looking at Петрова's «Сегодня». Her id."""
     seed(app)
     with app.app_context():
         petrova_id = user("petrova").id
     log_in(page, "admin")
     page.goto(f"/?manager={petrova_id}")
+    return petrova_id
+
+
+def test_the_head_looks_at_a_managers_day_and_opens_all_her_reminders(app, page):
+    _the_head_on_petrovas_day(app, page)
     reminders = page.locator("#today-reminders")
     expect(reminders.locator(".crm-count")).to_have_text("2")
     reminders.locator(".crm-block-all").click()
@@ -107,11 +113,7 @@ def test_the_head_looks_at_a_managers_day_and_opens_all_her_reminders(app, page)
 
 
 def test_the_head_moves_the_stalled_line_on_the_radar_page_and_the_day_follows(app, page):
-    seed(app)
-    with app.app_context():
-        petrova_id = user("petrova").id
-    log_in(page, "admin")
-    page.goto(f"/?manager={petrova_id}")
+    petrova_id = _the_head_on_petrovas_day(app, page)
     expect(page.locator("#today-needs-action")).to_contain_text("ООО «Водоканал Чебоксары»")  # 21 quiet days
     page.get_by_role("link", name="Настройки").click()
     page.get_by_role("link", name="Радар застоя").click()
