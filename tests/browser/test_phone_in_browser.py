@@ -74,7 +74,9 @@ def test_a_comment_and_a_reminder_on_a_request_from_a_phone(app, phone):
     phone.get_by_role("button", name="Завтра в 9:00").tap()
     expect(phone.locator(".alert-success")).to_contain_text("Напоминание установлено")
     phone.goto("/reminders/")
-    expect(phone.locator("body")).to_contain_text("Отправить КП на насос")
+    text = phone.locator("tr.crm-reminder td.crm-pre", has_text="Отправить КП на насос")
+    expect(text).to_be_visible()
+    assert text.bounding_box()["width"] > 300  # a line to read, not a column one letter wide
     no_sideways_scroll(phone)
 
 
